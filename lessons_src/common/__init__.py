@@ -1,0 +1,1 @@
+"""Helpers shared by every chapter: devices and seeds, checkpoints, ranking metrics, plots."""

@@ -1,0 +1,24 @@
+"""The data layer shared by every chapter.
+
+``load_interactions("games")`` returns per-user item sequences, and ``sequential_split`` turns them
+into SASRec's leave-last-two-out split. Files are looked up, in order, in the directory named by
+``$LESSONS_DATA_DIR``, in the user cache directory, and finally downloaded (checksummed, atomic).
+"""
+
+from .fetch import DATA_DIR_ENV, DataError, cache_dir, dataset_path
+from .registry import REGISTRY, DatasetSpec
+from .sequences import Interactions, load_interactions
+from .split import SequentialSplit, sequential_split
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "DataError",
+    "DatasetSpec",
+    "Interactions",
+    "REGISTRY",
+    "SequentialSplit",
+    "cache_dir",
+    "dataset_path",
+    "load_interactions",
+    "sequential_split",
+]

@@ -1,0 +1,111 @@
+"""Reading interaction files into per-user item sequences in time order.
+
+All datasets end up in one form: users ``1..n_users`` and items ``1..n_items`` (id 0 is reserved
+for padding), and ``sequences[u]`` is user ``u``'s items, oldest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .fetch import DataError, dataset_path
+
+
+@dataclass
+class Interactions:
+    """Per-user item sequences. ``sequences[0]`` is empty so that ``sequences[u]`` is user ``u``."""
+
+    name: str
+    sequences: list[np.ndarray]
+    n_items: int
+    item_ids: np.ndarray | None = None  # original id of item i at index i (None: ids unchanged)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.sequences) - 1
+
+    @property
+    def n_interactions(self) -> int:
+        return int(sum(len(s) for s in self.sequences))
+
+
+def _parse_int(token: str, path: Path, line_no: int, column: str) -> int:
+    try:
+        value = int(token)
+    except ValueError:
+        raise DataError(f"{path}:{line_no}: {column} {token!r} is not an integer") from None
+    if value <= 0:
+        raise DataError(f"{path}:{line_no}: {column} must be a positive id (0 is padding), got {value}")
+    return value
+
+
+def read_columns(path: Path, separator: str | None, n_columns: int, names: tuple[str, ...]) -> np.ndarray:
+    """Read an integer table; every line must have exactly ``n_columns`` positive integers.
+
+    Returns an ``(n_lines, n_columns)`` int64 array. Raises :class:`DataError` with the file and
+    line number for a wrong column count, a non-integer, or an id ≤ 0.
+    """
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            tokens = line.strip().split(separator)
+            if len(tokens) != n_columns:
+                raise DataError(
+                    f"{path}:{line_no}: expected {n_columns} columns ({', '.join(names)}) "
+                    f"separated by {separator or 'whitespace'!r}, got {len(tokens)}: {line.strip()!r}"
+                )
+            rows.append([_parse_int(t, path, line_no, names[i]) for i, t in enumerate(tokens)])
+    if not rows:
+        raise DataError(f"{path}: the file holds no interactions")
+    return np.asarray(rows, dtype=np.int64)
+
+
+def _dense(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map arbitrary positive ids to 1..n (by increasing original id). Returns (new ids, originals)."""
+    originals, inverse = np.unique(ids, return_inverse=True)
+    return inverse + 1, np.concatenate([[0], originals])
+
+
+def _group(users: np.ndarray, items: np.ndarray, n_users: int) -> list[np.ndarray]:
+    """Split ``items`` by user, keeping their order. Users must already be sorted, stably."""
+    counts = np.bincount(users, minlength=n_users + 1)
+    return np.split(items, np.cumsum(counts)[:-1])
+
+
+def parse_user_item_file(path: Path, name: str = "") -> Interactions:
+    """SASRec's preprocessed format: lines ``user item``, each user's lines in time order."""
+    table = read_columns(path, None, 2, ("user", "item"))
+    users, items = table[:, 0], table[:, 1]
+    order = np.argsort(users, kind="stable")
+    n_users, n_items = int(users.max()), int(items.max())
+    return Interactions(name, _group(users[order], items[order], n_users), n_items)
+
+
+def parse_rating_file(path: Path, separator: str, name: str = "") -> Interactions:
+    """MovieLens ratings ``user sep item sep rating sep timestamp``; every rating is an interaction.
+
+    Each user's items are sorted by timestamp (ties keep file order); items are renumbered 1..n.
+    """
+    table = read_columns(path, separator, 4, ("user", "item", "rating", "timestamp"))
+    users, _ = _dense(table[:, 0])
+    items, originals = _dense(table[:, 1])
+    order = np.lexsort((table[:, 3], users))  # by user, then time; lexsort is stable
+    n_users = int(users.max())
+    return Interactions(name, _group(users[order], items[order], n_users), len(originals) - 1, originals)
+
+
+def load_interactions(name: str) -> Interactions:
+    """Load a registered dataset (``games``, ``ml-100k``, ``ml-1m``) as per-user sequences."""
+    folder = dataset_path(name)
+    if name == "games":
+        return parse_user_item_file(folder / "Video.txt", name)
+    if name == "ml-100k":
+        return parse_rating_file(folder / "u.data", "\t", name)
+    if name == "ml-1m":
+        return parse_rating_file(folder / "ratings.dat", "::", name)
+    raise KeyError(f"dataset {name!r} has no sequence parser; use games, ml-100k or ml-1m")

@@ -1,0 +1,100 @@
+"""Figures and widgets that show what SASRec's attention computes.
+
+``plot_attention`` draws, for one user, the allowed-mask (causal ∧ not padding) next to the learned
+attention weights of one block. ``attention_explorer`` wraps it in ipywidgets (user × block) for a
+live kernel; ``attention_grid`` draws several users × blocks at once, a static figure that the
+HTML book shows without a kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ..common.evaluation import left_pad
+from .attention import attention_mask
+from .model import SASRec
+
+
+@torch.no_grad()
+def attention_for(model: SASRec, history: np.ndarray, window: int | None = None):
+    """Last ``window`` steps of ``history`` → (items (W,), allowed (W, W), weights [blocks] (H, W, W))."""
+    window = window or model.config.maxlen
+    items = left_pad([history], window)  # (1, W)
+    seq = torch.as_tensor(items, device=next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    _, weights = model.encode(seq, return_weights=True)
+    model.train(was_training)
+    allowed = attention_mask(seq, model.config.mask_padding_keys)[0].cpu().numpy()
+    return items[0], allowed, [w[0].cpu().numpy() for w in weights]
+
+
+def _trim(items: np.ndarray, show_padding: int) -> slice:
+    """Show the real items plus ``show_padding`` padding positions before them."""
+    first_real = int(np.argmax(items != 0)) if (items != 0).any() else len(items)
+    return slice(max(0, first_real - show_padding), len(items))
+
+
+def plot_attention(model, history, block=0, head=0, window=None, show_padding=3, axes=None, title=""):
+    """Two heatmaps: where attention is allowed, and the learned weights of ``block``/``head``."""
+    items, allowed, weights = attention_for(model, history, window)
+    keep = _trim(items, show_padding)
+    labels = [str(i) if i else "pad" for i in items[keep]]
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    panels = [(allowed[keep, keep].astype(float), "allowed (causal ∧ real key)", "Greys"),
+              (weights[block][head][keep, keep], f"attention weights, block {block + 1}", "viridis")]
+    for ax, (matrix, name, cmap) in zip(axes, panels):
+        image = ax.imshow(matrix, cmap=cmap, vmin=0, vmax=1)
+        ax.set_title(f"{title}{name}", fontsize=10)
+        ax.set_xlabel("key: item attended to")
+        ax.set_ylabel("query: position (item id)")
+        step = max(1, len(labels) // 15)
+        ticks = np.arange(0, len(labels), step)
+        ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=90, fontsize=7)
+        ax.set_yticks(ticks, [labels[t] for t in ticks], fontsize=7)
+    plt.colorbar(image, ax=axes[1], fraction=0.046, label="weight")
+    return axes
+
+
+def attention_grid(model, histories: Sequence[np.ndarray], names: Sequence[str], window=None, show_padding=2):
+    """Static small multiples: one row per user, one column per block (head 0)."""
+    n_blocks = model.config.n_blocks
+    fig, axes = plt.subplots(len(histories), n_blocks, figsize=(3.6 * n_blocks, 3.4 * len(histories)),
+                             squeeze=False, constrained_layout=True)
+    for row, (history, name) in enumerate(zip(histories, names)):
+        items, _, weights = attention_for(model, history, window)
+        keep = _trim(items, show_padding)
+        for block in range(n_blocks):
+            ax = axes[row, block]
+            image = ax.imshow(weights[block][0][keep, keep], cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(f"{name} — block {block + 1}", fontsize=9)
+            ax.set_xlabel("key position")
+            ax.set_ylabel("query position")
+    fig.colorbar(image, ax=axes, fraction=0.02, label="attention weight")
+    return fig
+
+
+def attention_explorer(model, split, users: Sequence[int], stage: str = "test"):
+    """ipywidgets: pick a user and a block, see the mask and the weights (needs a kernel)."""
+    import ipywidgets as widgets
+
+    output = widgets.Output()
+    user = widgets.Dropdown(options=[(f"user {u} ({len(split.history(u, stage))} items)", u) for u in users],
+                            description="user")
+    block = widgets.IntSlider(1, 1, model.config.n_blocks, description="block")
+
+    def redraw(*_):
+        with output:
+            output.clear_output(wait=True)
+            plot_attention(model, split.history(user.value, stage), block.value - 1)
+            plt.show()
+
+    user.observe(redraw, "value")
+    block.observe(redraw, "value")
+    redraw()
+    return widgets.VBox([widgets.HBox([user, block]), output])
