@@ -1,0 +1,84 @@
+# Deep Recommender Systems — build, test and benchmark entry points.
+#   make venv    create .venv (pinned by requirements/constraints.txt)
+#   make book    build the HTML book (notebooks are NOT executed; outputs are committed)
+#   make test    unit tests, notebook re-execution (nbval), book build, browser check
+#   make bench   run the SASRec benchmark
+#   make clean   remove build/test outputs (make distclean also removes .venv)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+BOOK_DIR    := book
+HTML_DIR    := $(BOOK_DIR)/_build/html
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help venv book test test-unit test-notebooks test-browser bench clean distclean \
+        constraints vendor-js
+
+help:
+	@sed -n '2,6p' Makefile | sed 's/^# \{0,1\}//'
+
+# ---------------------------------------------------------------- environment
+venv: $(VENV)/.installed
+
+# The ipykernel step registers kernelspec "python3" inside the venv, pointing at the venv's
+# interpreter, so nbclient/nbval/`jupyter execute` never pick up another Python.
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/pip install -c $(CONSTRAINTS) -e '.[book,test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (.venv)"
+	touch $@
+
+# Re-pin after changing dependencies in pyproject.toml (then review the diff).
+constraints: venv
+	{ sed -n '/^#/p' $(CONSTRAINTS); \
+	  $(BIN)/pip freeze --exclude-editable \
+	    | grep -viE '^lessons[-_]src([=@ ]|$$)' \
+	    | sed -E 's/^torch==([0-9.]+)\+[a-z0-9]+$$/torch==\1/'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+# Re-download the JavaScript the pages load (require.js, MathJax, widget manager).
+vendor-js:
+	tools/vendor_js.sh
+
+# ---------------------------------------------------------------- book
+# -W: warnings are errors, -n: nitpicky cross-references, --all: re-read every page
+# (an incremental build would not re-report warnings of unchanged pages).
+book: venv
+	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going --all
+
+# ---------------------------------------------------------------- tests
+test: venv
+	$(MAKE) test-unit
+	$(MAKE) test-notebooks
+	$(MAKE) book
+	$(MAKE) test-browser
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+# Re-executes every notebook with the venv's kernel and compares against the committed
+# outputs (sanitised by tests/nbval_sanitize.cfg; images and widget ids not compared).
+test-notebooks: venv
+	$(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
+
+test-browser: venv
+	$(BIN)/python tests/browser/check_book.py --html-dir $(HTML_DIR)
+
+# ---------------------------------------------------------------- benchmarks
+bench: venv
+	$(BIN)/python benchmarks/bench_sasrec.py
+
+# ---------------------------------------------------------------- cleaning
+clean:
+	rm -rf $(BOOK_DIR)/_build .pytest_cache
+	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 \
+	  | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
