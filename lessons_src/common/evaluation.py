@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.split import SequentialSplit
-from .metrics import hit_rate, ndcg, target_rank
+from .metrics import expected_hit_rate, expected_ndcg, rank_counts
 from .negatives import HistoryIndex
 
 Scorer = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
@@ -76,9 +76,9 @@ class RankingEvaluator:
             self.seen = HistoryIndex(histories, split.n_items, self.device)  # masked out of the ranking
 
     @torch.no_grad()
-    def ranks(self, score: Scorer, progress: bool = False) -> torch.Tensor:
-        """0-based rank of each user's target, (U,) float64 on the CPU."""
-        out = []
+    def rank_counts(self, score: Scorer, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per user: candidates scored above the target, and candidates tied with it; (U,) each, CPU."""
+        above, ties = [], []
         starts = range(0, len(self.users), self.batch_size)
         for start in tqdm(starts, desc=f"{self.protocol} {self.stage}", disable=not progress, leave=False):
             rows = torch.arange(start, min(start + self.batch_size, len(self.users)), device=self.device)
@@ -93,15 +93,22 @@ class RankingEvaluator:
                 scores[seen_rows, seen_items] = -torch.inf  # already-seen items are not candidates
                 scores[:, 0] = -torch.inf  # nor is padding
                 scores.scatter_(1, targets[:, None], target_scores[:, None])
-            out.append(target_rank(scores, target_scores).double().cpu())
-        return torch.cat(out)
+            batch_above, batch_ties = rank_counts(scores, target_scores)
+            above.append(batch_above.cpu())
+            ties.append(batch_ties.cpu())
+        return torch.cat(above), torch.cat(ties)
+
+    def ranks(self, score: Scorer, progress: bool = False) -> torch.Tensor:
+        """Expected 0-based rank of each user's target under random tie-breaking, (U,) float64."""
+        above, ties = self.rank_counts(score, progress)
+        return above.double() + 0.5 * ties.double()
 
     def __call__(self, score: Scorer, progress: bool = False) -> dict[str, float]:
-        """Mean HR@k and NDCG@k for every k, plus the number of users evaluated."""
-        ranks = self.ranks(score, progress)
+        """Mean HR@k and NDCG@k (expected under random tie-breaking) for every k, and the user count."""
+        above, ties = self.rank_counts(score, progress)
         metrics: dict[str, float] = {}
         for k in self.ks:
-            metrics[f"HR@{k}"] = float(hit_rate(ranks, k).mean())
-            metrics[f"NDCG@{k}"] = float(ndcg(ranks, k).mean())
-        metrics["users"] = len(ranks)
+            metrics[f"HR@{k}"] = float(expected_hit_rate(above, ties, k).mean())
+            metrics[f"NDCG@{k}"] = float(expected_ndcg(above, ties, k).mean())
+        metrics["users"] = len(above)
         return metrics

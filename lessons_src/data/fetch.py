@@ -49,14 +49,14 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: Path, algorithm: str, expected: str | None, advice: str) -> None:
-    """Raise :class:`DataError` naming the file, both digests and what to do if they differ."""
+def verify_file(path: Path, algorithm: str, expected: str | None, advice: str, name: str | None = None) -> None:
+    """Raise :class:`DataError` naming the file (or ``name``), both digests and what to do if they differ."""
     if expected is None:
         return
     actual = file_digest(path, algorithm)
     if actual != expected:
         raise DataError(
-            f"{path}: {algorithm} mismatch (expected {expected}, got {actual}). "
+            f"{name or path}: {algorithm} mismatch (expected {expected}, got {actual}). "
             f"The file is corrupt, truncated or a different version. {advice}"
         )
 
@@ -125,7 +125,7 @@ def _fetch_source(source: Source, folder: Path, spec: DatasetSpec) -> None:
         except (OSError, http.client.HTTPException) as error:
             raise DataError(f"could not download {source.url}: {error}. {advice}") from error
         if source.digest is not None:
-            verify_file(raw, source.digest[0], source.digest[1], advice)
+            verify_file(raw, source.digest[0], source.digest[1], advice, name=f"download of {source.url}")
         if source.kind == "file":
             _install(raw, folder / source.member, spec.members.get(source.member), advice)
         elif source.kind == "gzip":
@@ -150,7 +150,7 @@ def _fetch_source(source: Source, folder: Path, spec: DatasetSpec) -> None:
 
 def _install(candidate: Path, final: Path, sha256: str | None, advice: str) -> None:
     """Check ``candidate`` and move it to ``final`` in one atomic rename."""
-    verify_file(candidate, "sha256", sha256, advice)
+    verify_file(candidate, "sha256", sha256, advice, name=f"{final.name} (to be installed as {final})")
     final.parent.mkdir(parents=True, exist_ok=True)  # members are relative paths, maybe nested
     os.replace(candidate, final)
 

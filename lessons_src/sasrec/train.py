@@ -40,7 +40,8 @@ class TrainConfig:
     patience: int | None = None  # stop after this many evaluations without improvement
     seed: int = 0
     device: str | None = None
-    progress: bool = True
+    progress: bool = True  # tqdm bars over the steps of each epoch
+    log: bool = True  # one line per validation
 
 
 @dataclass
@@ -105,7 +106,7 @@ def fit(
             if not result.best or record["valid"]["NDCG@10"] > result.best["valid"]["NDCG@10"]:
                 result.best = {"epoch": epoch, "valid": record["valid"]}
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if config.progress:
+            if config.log:
                 tqdm.write(f"epoch {epoch:4d}  loss {record['loss']:.4f}  valid {_fmt(record['valid'])}")
         record["seconds"] = round(result.seconds, 2)
         result.history.append(record)
