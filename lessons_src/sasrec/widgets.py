@@ -98,3 +98,34 @@ def attention_explorer(model, split, users: Sequence[int], stage: str = "test"):
     block.observe(redraw, "value")
     redraw()
     return widgets.VBox([widgets.HBox([user, block]), output])
+
+
+@torch.no_grad()
+def attention_by_distance(model: SASRec, histories: Sequence[np.ndarray], max_distance: int = 15, window=None):
+    """Mean attention weight a query gives to the item ``d`` steps back, per block.
+
+    Returns (weights (n_blocks, max_distance + 1), uniform (max_distance + 1,)) where ``uniform`` is
+    what attention spread evenly over the allowed keys would give at the same (query, key) pairs.
+    Only real queries and real keys count; heads are averaged.
+    """
+    window = window or model.config.maxlen
+    device = next(model.parameters()).device
+    seq = torch.as_tensor(left_pad(histories, window), device=device)  # (U, W)
+    was_training = model.training
+    model.eval()
+    _, weights = model.encode(seq, return_weights=True)
+    model.train(was_training)
+    real = seq != 0
+    allowed = attention_mask(seq, model.config.mask_padding_keys) & real[:, :, None] & real[:, None, :]
+    positions = torch.arange(window, device=device)
+    distance = (positions[:, None] - positions[None, :]).expand_as(allowed)  # query − key: (U, W, W)
+    uniform = 1.0 / allowed.sum(-1, keepdim=True).clamp(min=1)  # (U, W, 1) → per allowed key
+    out = np.zeros((len(weights), max_distance + 1))
+    even = np.zeros(max_distance + 1)
+    for d in range(max_distance + 1):
+        pick = allowed & (distance == d)
+        if pick.any():
+            even[d] = uniform.expand_as(allowed)[pick].mean().item()
+            for block, w in enumerate(weights):
+                out[block, d] = w.mean(1)[pick].mean().item()  # mean over heads, then pairs
+    return out, even
