@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ..data.split import SequentialSplit
+from .negatives import segments
 
 
 class PopularityScorer:
@@ -44,13 +45,8 @@ class MarkovScorer:
 
     def __call__(self, histories: torch.Tensor, candidates: torch.Tensor | None) -> torch.Tensor:
         last = histories[:, -1]  # (B,) the most recent item (histories are left-padded)
-        start, stop = self.row_start[last], self.row_start[last + 1]
-        sizes = stop - start
-        rows = torch.repeat_interleave(torch.arange(len(last), device=self.device), sizes)
-        offsets = torch.arange(int(sizes.sum()), device=self.device) - torch.repeat_interleave(
-            torch.cumsum(sizes, 0) - sizes, sizes
-        )
-        flat = torch.repeat_interleave(start, sizes) + offsets
+        start = self.row_start[last]
+        rows, flat = segments(start, self.row_start[last + 1] - start)  # the CSR rows of `last`
         scores = self.tie_break.expand(len(last), -1).clone()  # (B, N+1)
         scores[rows, self.columns[flat]] += self.counts[flat]
         return scores if candidates is None else scores.gather(1, candidates)

@@ -73,12 +73,17 @@ class HistoryIndex:
 
     def padded(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat (row, item) pairs of the histories of ``users`` — for masking a score matrix."""
-        starts, sizes = self.offsets[users], self.sizes[users]
-        rows = torch.repeat_interleave(torch.arange(len(users), device=self.device), sizes)
-        position = torch.arange(int(sizes.sum()), device=self.device) - torch.repeat_interleave(
-            torch.cumsum(sizes, 0) - sizes, sizes
-        )
-        return rows, self.flat_items[torch.repeat_interleave(starts, sizes) + position]
+        rows, flat = segments(self.offsets[users], self.sizes[users])
+        return rows, self.flat_items[flat]
+
+
+def segments(starts: torch.Tensor, sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For segments ``[starts[b], starts[b] + sizes[b])`` of a flat array: (segment b, flat index)
+    of every element, concatenated — the vectorised form of ``for b: for i in range(...)``."""
+    rows = torch.repeat_interleave(torch.arange(len(starts), device=starts.device), sizes)
+    first = torch.repeat_interleave(torch.cumsum(sizes, 0) - sizes, sizes)  # where each segment begins in the output
+    within = torch.arange(len(rows), device=starts.device) - first
+    return rows, torch.repeat_interleave(starts, sizes) + within
 
 
 def _expand(users: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

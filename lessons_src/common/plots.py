@@ -28,9 +28,10 @@ def plot_training(history: Sequence[dict], metric: str = "NDCG@10", axes=None, l
 
 
 def metrics_table(rows: Sequence[tuple[str, str, dict]], metrics: Sequence[str] = ("HR@10", "NDCG@10")) -> str:
-    """Fixed-width text table: rows of (model, protocol, metrics dict)."""
+    """Fixed-width text table: rows of (model, protocol, metrics dict); a missing metric prints —."""
     width = max(len(name) for name, _, _ in rows) + 2
     lines = [f"{'model':{width}s}{'protocol':10s}" + "".join(f"{m:>10s}" for m in metrics)]
     for name, protocol, values in rows:
-        lines.append(f"{name:{width}s}{protocol:10s}" + "".join(f"{values[m]:10.4f}" for m in metrics))
+        cells = (f"{values[m]:10.4f}" if values.get(m) is not None else f"{'—':>10s}" for m in metrics)
+        lines.append(f"{name:{width}s}{protocol:10s}" + "".join(cells))
     return "\n".join(lines)

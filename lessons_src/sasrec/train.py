@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ..common.checkpoint import load_checkpoint, save_checkpoint
 from ..common.device import describe_hardware, pick_device
 from ..common.evaluation import RankingEvaluator
+from ..common.results import save_compact_model
 from ..data import load_interactions, sequential_split
 from ..data.split import SequentialSplit
 from .model import SASRec, SASRecConfig, sasrec_loss
@@ -174,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--output", type=Path, default=Path("sasrec_metrics.json"))
+    parser.add_argument("--save-model", type=Path, default=None,
+                        help="also write the selected model as a compact float16 checkpoint")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -209,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict:
         "metrics": evaluate_all(model.score, split, model.config.maxlen, args.seed, device, eval_users),
         "wall_seconds": round(time.perf_counter() - began, 1),
     }
+    if args.save_model:
+        save_compact_model(model, model.config.to_dict(), args.save_model)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"test (sampled) {_fmt(report['metrics']['test/sampled'])}")

@@ -79,25 +79,32 @@ def attention_grid(model, histories: Sequence[np.ndarray], names: Sequence[str],
     return fig
 
 
-def attention_explorer(model, split, users: Sequence[int], stage: str = "test"):
-    """ipywidgets: pick a user and a block, see the mask and the weights (needs a kernel)."""
+def attention_explorer(models, split, users: Sequence[int], stage: str = "test"):
+    """ipywidgets: pick a model, a user and a block; see the mask and the weights (needs a kernel).
+
+    ``models`` is one SASRec or a dict name → SASRec (e.g. an early and a fully trained checkpoint).
+    """
     import ipywidgets as widgets
 
+    models = models if isinstance(models, dict) else {"model": models}
     output = widgets.Output()
+    which = widgets.Dropdown(options=list(models), description="model")
     user = widgets.Dropdown(options=[(f"user {u} ({len(split.history(u, stage))} items)", u) for u in users],
                             description="user")
-    block = widgets.IntSlider(1, 1, model.config.n_blocks, description="block")
+    block = widgets.IntSlider(1, 1, max(m.config.n_blocks for m in models.values()), description="block")
 
     def redraw(*_):
         with output:
             output.clear_output(wait=True)
-            plot_attention(model, split.history(user.value, stage), block.value - 1)
+            model = models[which.value]
+            plot_attention(model, split.history(user.value, stage), min(block.value, model.config.n_blocks) - 1,
+                           title=f"{which.value}: ")
             plt.show()
 
-    user.observe(redraw, "value")
-    block.observe(redraw, "value")
+    for control in (which, user, block):
+        control.observe(redraw, "value")
     redraw()
-    return widgets.VBox([widgets.HBox([user, block]), output])
+    return widgets.VBox([widgets.HBox([which, user, block]), output])
 
 
 @torch.no_grad()
