@@ -46,7 +46,7 @@ def plot_attention(model, history, block=0, head=0, window=None, show_padding=3,
     labels = [str(i) if i else "pad" for i in items[keep]]
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
-    panels = [(allowed[keep, keep].astype(float), "allowed (causal ∧ real key)", "Greys"),
+    panels = [(allowed[keep, keep].astype(float), "allowed: causal ∧ (real key ∨ self)", "Greys"),
               (weights[block][head][keep, keep], f"attention weights, block {block + 1}", "viridis")]
     for ax, (matrix, name, cmap) in zip(axes, panels):
         image = ax.imshow(matrix, cmap=cmap, vmin=0, vmax=1)
