@@ -124,8 +124,11 @@ class SASRec(nn.Module):
         if low < 0 or high > self.config.n_items:
             raise ValueError(f"item ids must lie in 0..{self.config.n_items} (0 = padding), got {low}..{high}")
 
-    def encode(self, seq: torch.Tensor, return_weights: bool = False):
-        """seq: (B, L) left-padded ids → features (B, L, C) [, attention weights per block]."""
+    def encode(self, seq: torch.Tensor, return_weights: bool = False, item_vectors: torch.Tensor | None = None):
+        """seq: (B, L) left-padded ids → features (B, L, C) [, attention weights per block].
+
+        ``item_vectors`` (B, L, C) may pass ``M[seq]`` already looked up (see ``forward``).
+        """
         if self.check_inputs:
             self.validate(seq)
         batch, length = seq.shape
@@ -136,7 +139,9 @@ class SASRec(nn.Module):
         # positions count back from the most recent item, so the last item always has the same
         # position embedding whatever the amount of left padding
         positions = torch.arange(length - 1, -1, -1, device=seq.device)  # (L,)
-        x = self.item_embedding(seq) * math.sqrt(self.config.hidden)  # √d · M[seq]: (B, L, C)
+        if item_vectors is None:
+            item_vectors = self.item_embedding(seq)  # M[seq]: (B, L, C)
+        x = item_vectors * math.sqrt(self.config.hidden)  # √d · M[seq]
         x = x + self.position_embedding(positions)
         x = layout.tokens(self.embedding_dropout(x))  # timeline mask: padding dropped or zeroed
         allowed = attention_mask(seq, self.config.mask_padding_keys)  # (B, L, L)
@@ -152,9 +157,10 @@ class SASRec(nn.Module):
 
     def forward(self, seq: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor):
         """Logits r(pos_t, t) and r(neg_t, t): each (B, L)."""
-        features = self.encode(seq)  # (B, L, C)
-        targets = self.item_embedding(torch.stack((pos, neg)))  # (2, B, L, C): one lookup, one backward
-        logits = (features * targets).sum(-1)  # (2, B, L)
+        # one lookup for inputs, positives and negatives: one gradient scatter into M, not three
+        vectors = self.item_embedding(torch.stack((seq, pos, neg)))  # (3, B, L, C)
+        features = self.encode(seq, item_vectors=vectors[0])  # (B, L, C)
+        logits = (features * vectors[1:]).sum(-1)  # (2, B, L)
         return logits[0], logits[1]
 
     def score(self, histories: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
