@@ -69,18 +69,17 @@ def fit(
         split, "valid", "sampled", model.config.maxlen, max_users=config.eval_users, seed=config.seed, device=device
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, config.beta2), fused=True)
-    result, start_epoch = TrainResult(model), 1
+    result, start_epoch, best_state = TrainResult(model), 1, None
     if resume and checkpoint and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        sampler.generator.set_state(state["sampler_rng"].cpu() if device.type == "cpu" else state["sampler_rng"])
+        sampler.generator.set_state(state["sampler_rng"].cpu())  # generator states live on the CPU
         torch.set_rng_state(state["torch_rng"].cpu())
-        result.history, result.best = state["history"], state["best"]
+        if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout draws from it
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+        result.history, result.best, best_state = state["history"], state["best"], state["best_model"]
         result.seconds, start_epoch = state["seconds"], state["epoch"] + 1
-    best_state = result.best.pop("state", None) if result.best else None
-    if best_state is None and checkpoint and resume and Path(checkpoint).is_file():
-        best_state = load_checkpoint(checkpoint, device).get("best_model")
 
     model.check_inputs = False  # the sampler's batches are valid by construction
     for epoch in range(start_epoch, config.epochs + 1):
@@ -119,6 +118,7 @@ def fit(
                     "optimizer": optimizer.state_dict(),
                     "sampler_rng": sampler.generator.get_state(),
                     "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     "epoch": epoch,
                     "history": result.history,
                     "best": result.best,
