@@ -1,0 +1,50 @@
+"""The MNIST distillation experiment's training loop, on a tiny synthetic stand-in for MNIST."""
+
+from __future__ import annotations
+
+import torch
+
+from lessons_src.distill.mnist_experiment import RunConfig, count_errors, predict_logits, train
+from lessons_src.distill.models import MLP
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, 28, 28) images whose class (0..9) is the row band holding a bright stripe."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    images = 0.1 * torch.rand(n, 28, 28, generator=generator)
+    rows = (labels * 2 + 4)[:, None] + torch.arange(2)  # (n, 2): two rows per class
+    images[torch.arange(n)[:, None], rows] = 1.0
+    return images, labels
+
+
+def tiny_data() -> dict[str, torch.Tensor]:
+    train_x, train_y = synthetic_digits(512, 0)
+    test_x, test_y = synthetic_digits(200, 1)
+    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+
+
+def test_training_learns_and_counts_errors():
+    data = tiny_data()
+    torch.manual_seed(0)
+    model = MLP([784, 32, 10])
+    before = count_errors(model, data["test_x"], data["test_y"])
+    history = train(model, data, RunConfig(epochs=3, batch_size=64, lr=3e-3, progress=False), "student")
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert history[-1]["test_errors"] == count_errors(model, data["test_x"], data["test_y"]) < before
+    assert (predict_logits(model, data["test_x"]).argmax(1) != data["test_y"]).sum() == history[-1]["test_errors"]
+
+
+def test_distillation_follows_the_teacher_and_jitter_runs():
+    data = tiny_data()
+    torch.manual_seed(0)
+    teacher = MLP([784, 64, 10], dropout=0.2)
+    train(teacher, data, RunConfig(epochs=3, batch_size=64, lr=3e-3, progress=False), "teacher", augment=True)
+    teacher_logits = predict_logits(teacher, data["train_x"])
+    torch.manual_seed(1)
+    student = MLP([784, 32, 10])
+    config = RunConfig(epochs=10, batch_size=64, lr=3e-3, temperature=4.0, alpha=1.0, progress=False)
+    train(student, data, config, "distilled", teacher_logits=teacher_logits)
+    agreement = (predict_logits(student, data["train_x"]).argmax(1) == teacher_logits.argmax(1)).float().mean()
+    assert agreement > 0.9  # α = 1: the labels are never seen, only the teacher's soft targets
