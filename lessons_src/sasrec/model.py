@@ -114,15 +114,15 @@ class SASRec(nn.Module):
         with torch.no_grad():
             self.item_embedding.weight[0].zero_()
 
-    def validate(self, seq: torch.Tensor) -> None:
+    def validate(self, seq: torch.Tensor, name: str = "seq") -> None:
         """Clear errors for bad input, before any (CUDA) kernel could fail obscurely."""
         if seq.dtype not in (torch.int64, torch.int32) or seq.dim() != 2:
-            raise ValueError(f"seq must be a 2-D integer tensor (batch, length), got {seq.dtype} {tuple(seq.shape)}")
+            raise ValueError(f"{name} must be a 2-D integer tensor (batch, length), got {seq.dtype} {tuple(seq.shape)}")
         if seq.shape[1] > self.config.maxlen:
-            raise ValueError(f"sequence length {seq.shape[1]} exceeds maxlen {self.config.maxlen}")
+            raise ValueError(f"{name}: sequence length {seq.shape[1]} exceeds maxlen {self.config.maxlen}")
         low, high = int(seq.min()), int(seq.max())
         if low < 0 or high > self.config.n_items:
-            raise ValueError(f"item ids must lie in 0..{self.config.n_items} (0 = padding), got {low}..{high}")
+            raise ValueError(f"{name}: item ids must lie in 0..{self.config.n_items} (0 = padding), got {low}..{high}")
 
     def encode(self, seq: torch.Tensor, return_weights: bool = False, item_vectors: torch.Tensor | None = None):
         """seq: (B, L) left-padded ids → features (B, L, C) [, attention weights per block].
@@ -157,6 +157,12 @@ class SASRec(nn.Module):
 
     def forward(self, seq: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor):
         """Logits r(pos_t, t) and r(neg_t, t): each (B, L)."""
+        if self.check_inputs:
+            for name, ids in (("seq", seq), ("pos", pos), ("neg", neg)):
+                self.validate(ids, name)
+            if not (seq.shape == pos.shape == neg.shape):
+                raise ValueError(f"seq, pos and neg must have one shape, got {tuple(seq.shape)}, "
+                                 f"{tuple(pos.shape)}, {tuple(neg.shape)}")
         # one lookup for inputs, positives and negatives: one gradient scatter into M, not three
         vectors = self.item_embedding(torch.stack((seq, pos, neg)))  # (3, B, L, C)
         features = self.encode(seq, item_vectors=vectors[0])  # (B, L, C)

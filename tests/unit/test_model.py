@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from lessons_src.sasrec.attention import attention_mask
-from lessons_src.sasrec.model import SASRecConfig, sasrec_loss
+from lessons_src.sasrec.model import SASRec, SASRecConfig, sasrec_loss
 
 # every way the model can compute: block layout × attention kernel × packed tokens
 VARIANTS = [
@@ -203,3 +203,12 @@ def test_loss_ignores_padding_logits():
     a = sasrec_loss(torch.tensor([[100.0, 1.0, 2.0]]), torch.tensor([[-50.0, 0.0, 1.0]]), pos)
     b = sasrec_loss(torch.tensor([[-100.0, 1.0, 2.0]]), torch.tensor([[50.0, 0.0, 1.0]]), pos)
     assert a.item() == b.item()
+
+
+def test_forward_validates_targets_before_any_lookup():
+    model = SASRec(SASRecConfig(n_items=10, maxlen=4, hidden=8))
+    seq = torch.tensor([[0, 1, 2, 3]])
+    with pytest.raises(ValueError, match="neg: item ids must lie in 0..10"):
+        model(seq, seq, torch.tensor([[0, 11, 2, 3]]))
+    with pytest.raises(ValueError, match="one shape"):
+        model(seq, seq, torch.tensor([[1, 2, 3]]))
