@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -49,3 +50,15 @@ def describe_hardware(device: torch.device | str) -> str:
     else:
         name = f"{device.type} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     return f"{name}, torch {torch.__version__}"
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module):
+    """Run the block with ``model`` in eval mode and without gradients; restore its mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)

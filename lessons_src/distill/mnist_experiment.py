@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..common.device import describe_hardware, pick_device
+from ..common.device import describe_hardware, evaluating, pick_device
 from ..data import load_mnist
 from .losses import distillation_loss
 from .models import MLP, jitter
@@ -52,14 +52,10 @@ def mnist_tensors(device: torch.device) -> dict[str, torch.Tensor]:
     return out
 
 
-@torch.no_grad()
 def predict_logits(model: MLP, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
     """Logits (N, 10) in evaluation mode (no dropout)."""
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
-    model.train(was_training)
-    return logits
+    with evaluating(model):
+        return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def count_errors(model: MLP, images: torch.Tensor, labels: torch.Tensor) -> int:

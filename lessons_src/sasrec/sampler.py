@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..common.evaluation import left_pad
 from ..common.negatives import HistoryIndex
 
 
@@ -80,11 +81,7 @@ class BatchSampler:
         if len(eligible) == 0:
             raise ValueError("no user has two or more training items; nothing to learn from")
         # windows[u] = the last maxlen + 1 training items of u, left-padded: (U, maxlen + 1)
-        windows = np.zeros((len(train), maxlen + 1), dtype=np.int64)
-        for user in eligible:
-            tail = train[user][-(maxlen + 1):]
-            windows[user, maxlen + 1 - len(tail):] = tail
-        self.windows = torch.as_tensor(windows, device=self.device)
+        self.windows = torch.as_tensor(left_pad(train, maxlen + 1), device=self.device)
         self.eligible = torch.as_tensor(eligible, device=self.device)
         self.history = HistoryIndex(train, n_items, self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..common.device import evaluating
 from ..common.evaluation import left_pad
 from .attention import attention_mask
 from .model import SASRec
@@ -25,10 +26,8 @@ def attention_for(model: SASRec, history: np.ndarray, window: int | None = None)
     window = window or model.config.maxlen
     items = left_pad([history], window)  # (1, W)
     seq = torch.as_tensor(items, device=next(model.parameters()).device)
-    was_training = model.training
-    model.eval()
-    _, weights = model.encode(seq, return_weights=True)
-    model.train(was_training)
+    with evaluating(model):
+        _, weights = model.encode(seq, return_weights=True)
     allowed = attention_mask(seq, model.config.mask_padding_keys)[0].cpu().numpy()
     return items[0], allowed, [w[0].cpu().numpy() for w in weights]
 
@@ -118,10 +117,8 @@ def attention_by_distance(model: SASRec, histories: Sequence[np.ndarray], max_di
     window = window or model.config.maxlen
     device = next(model.parameters()).device
     seq = torch.as_tensor(left_pad(histories, window), device=device)  # (U, W)
-    was_training = model.training
-    model.eval()
-    _, weights = model.encode(seq, return_weights=True)
-    model.train(was_training)
+    with evaluating(model):
+        _, weights = model.encode(seq, return_weights=True)
     real = seq != 0
     allowed = attention_mask(seq, model.config.mask_padding_keys) & real[:, :, None] & real[:, None, :]
     positions = torch.arange(window, device=device)
