@@ -1,5 +1,4 @@
-"""Checkers for the chapter's exercises. Each returns a message and raises nothing, so a notebook
-can call it on an unfinished attempt; ``assert_correct`` turns the verdict into an assertion."""
+"""Checkers for chapter 1's exercises (see :mod:`lessons_src.common.exercises` for the conventions)."""
 
 from __future__ import annotations
 
@@ -9,20 +8,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..common.exercises import PASS, assert_correct
+from ..common.exercises import attempt as _attempt
 from ..common.metrics import hit_rate, ndcg
 from .attention import causal_mask
 from .model import sasrec_loss
-
-PASS = "✓ correct"
-
-
-def _attempt(fn: Callable, *args):
-    try:
-        return fn(*args), None
-    except NotImplementedError:
-        return None, "not attempted yet (the function raises NotImplementedError)"
-    except Exception as error:  # a student's bug: report it, don't crash the notebook
-        return None, f"✗ your function raised {type(error).__name__}: {error}"
 
 
 def check_blocked_mask(fn: Callable[[int], torch.Tensor]) -> str:
@@ -104,6 +94,5 @@ def check_masked_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], t
     return PASS
 
 
-def assert_correct(message: str) -> None:
-    """Raise AssertionError unless a checker said the answer is correct."""
-    assert message == PASS, message
+__all__ = ["PASS", "assert_correct", "check_blocked_mask", "check_masked_loss", "check_metrics",
+           "check_negative_sampler"]

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,8 +60,13 @@ def fit(
     config: TrainConfig,
     checkpoint: str | Path | None = None,
     resume: bool = False,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``split.train``; select the best epoch by validation NDCG@10 (sampled)."""
+    """Train ``model`` on ``split.train``; select the best epoch by validation NDCG@10 (sampled).
+
+    ``loss_fn(model, users, seq, pos, neg) -> loss`` replaces SASRec's own loss (chapter 2's ranking
+    distillation adds a term to it); ``users`` (B,) are the batch's user ids.
+    """
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     model.to(device)
@@ -86,12 +92,15 @@ def fit(
         began = time.perf_counter()
         model.train()
         total = torch.zeros((), device=device)  # summed on the device: no sync per step
-        _, seqs, positives, negatives = sampler.sample(len(sampler))  # the epoch's batches at once
+        users, seqs, positives, negatives = sampler.sample(len(sampler))  # the epoch's batches at once
         steps = tqdm(range(len(sampler)), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
         for step in steps:
             seq, pos, neg = seqs[step], positives[step], negatives[step]
-            pos_logits, neg_logits = model(seq, pos, neg)
-            loss = sasrec_loss(pos_logits, neg_logits, pos)
+            if loss_fn is None:
+                pos_logits, neg_logits = model(seq, pos, neg)
+                loss = sasrec_loss(pos_logits, neg_logits, pos)
+            else:
+                loss = loss_fn(model, users[step], seq, pos, neg)
             if config.l2_emb:
                 loss = loss + config.l2_emb * model.item_embedding.weight.square().sum()
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,72 @@
+"""Widgets that keep working in the HTML book, without a kernel.
+
+A slider changes nothing on a static page if its effect is computed in Python. Here every state
+is rendered in advance: the pages sit in an ``ipywidgets.Stack`` and the slider is tied to the
+stack's ``selected_index`` with ``jslink``, which runs in the browser. The same widget works
+unchanged in a live notebook. Pages are plain HTML (bar charts drawn with CSS: tiny and crisp)
+or PNG images of matplotlib figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def figure_png(fig, dpi: int = 80) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed (it is not shown twice)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def png_tag(png: bytes, width: int, alt: str) -> str:
+    """An inline <img> for PNG bytes."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" width="{width}" alt="{html.escape(alt)}"/>'
+
+
+def html_bars(values: Sequence[float], labels: Sequence[str], title: str = "", highlight: int | None = None,
+              vmax: float | None = None, fmt: str = "{:.3f}", height: int = 140) -> str:
+    """A vertical bar chart in HTML/CSS: one bar per value, its number above, its label below."""
+    values = np.asarray(values, dtype=float)
+    if len(values) != len(labels):
+        raise ValueError(f"{len(values)} values but {len(labels)} labels")
+    top = vmax if vmax is not None else max(float(values.max()), 1e-12)
+    columns = []
+    for i, (value, label) in enumerate(zip(values, labels)):
+        colour = "#d95f02" if i == highlight else "#1b9e77"
+        pixels = int(round(height * min(max(value, 0.0), top) / top))
+        columns.append(
+            '<div style="display:flex;flex-direction:column;align-items:center;justify-content:flex-end;'
+            f'width:42px;height:{height + 40}px">'
+            f'<span style="font-size:10px">{html.escape(fmt.format(value))}</span>'
+            f'<div style="width:26px;height:{pixels}px;background:{colour}"></div>'
+            f'<span style="font-size:12px">{html.escape(str(label))}</span></div>'
+        )
+    heading = f'<div style="font-size:13px;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
+    return f'<div>{heading}<div style="display:flex;align-items:flex-end;gap:2px">{"".join(columns)}</div></div>'
+
+
+def linked_stack(pages: Sequence, labels: Sequence[str], description: str):
+    """(slider, stack): the slider picks which page of the stack shows, in the browser (``jslink``).
+
+    ``pages`` are widgets or HTML strings, ``labels`` name them (the slider shows the current one).
+    """
+    import ipywidgets as widgets
+
+    if len(pages) != len(labels) or not pages:
+        raise ValueError(f"need one label per page and at least one page, got {len(pages)} pages, {len(labels)} labels")
+    children = [widgets.HTML(page) if isinstance(page, str) else page for page in pages]
+    stack = widgets.Stack(children, selected_index=0)
+    slider = widgets.SelectionSlider(options=[str(label) for label in labels], description=description,
+                                     continuous_update=True, style={"description_width": "initial"})
+    widgets.jslink((slider, "index"), (stack, "selected_index"))
+    return slider, stack
