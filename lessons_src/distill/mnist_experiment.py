@@ -47,6 +47,7 @@ class RunConfig:
     device: str | None = None
     progress: bool = True
     omit_digit: int | None = None  # also distil on a transfer set without this digit
+    students: tuple[str, ...] = ("student", "distilled")  # which students to train after the teacher
 
 
 def mnist_tensors(device: torch.device) -> dict[str, torch.Tensor]:
@@ -118,9 +119,11 @@ def run(config: RunConfig) -> dict:
     device = pick_device(config.device)
     data = mnist_tensors(device)
     results, models = {}, {}
-    for name, sizes, dropout, input_dropout in [("teacher", [784, 1200, 1200, 10], 0.5, 0.2),
-                                                 ("student", STUDENT_SIZES, 0.0, 0.0),
-                                                 ("distilled", STUDENT_SIZES, 0.0, 0.0)]:
+    plan = [("teacher", [784, 1200, 1200, 10], 0.5, 0.2), ("student", STUDENT_SIZES, 0.0, 0.0),
+            ("distilled", STUDENT_SIZES, 0.0, 0.0)]
+    for name, sizes, dropout, input_dropout in plan:
+        if name != "teacher" and name not in config.students:
+            continue
         torch.manual_seed(config.seed)
         model = MLP(sizes, dropout, input_dropout).to(device)
         teacher_logits = predict_logits(models["teacher"], data["train_x"]) if name == "distilled" else None
@@ -130,6 +133,7 @@ def run(config: RunConfig) -> dict:
                          "seconds": round(time.perf_counter() - began, 1)}
         models[name] = model
     if config.omit_digit is not None:
+        teacher_logits = predict_logits(models["teacher"], data["train_x"])
         results[f"without_{config.omit_digit}s"], models["without"] = dark_knowledge_run(
             data, teacher_logits, config
         )
@@ -180,6 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default=None)
     parser.add_argument("--omit-digit", type=int, default=None,
                         help="also distil on a transfer set without this digit (the paper's dark-knowledge test)")
+    parser.add_argument("--students", default="student,distilled",
+                        help="comma-separated students to train after the teacher (student, distilled; may be empty)")
     parser.add_argument("--save-teacher-logits", type=Path, default=None,
                         help="write the teacher's test-set logits (float16) for the chapter's widgets")
     parser.add_argument("--output", type=Path, default=Path("mnist_distillation.json"))
@@ -187,16 +193,19 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.omit_digit is not None and not 0 <= args.omit_digit <= 9:
         parser.error(f"--omit-digit must lie in 0..9, got {args.omit_digit}")
+    students = tuple(name for name in args.students.split(",") if name)
+    if set(students) - {"student", "distilled"}:
+        parser.error(f"--students may list student and distilled only, got {args.students!r}")
     config = RunConfig(args.epochs, args.batch_size, args.lr, args.temperature, args.alpha, args.seed,
-                       args.device, not args.no_progress, args.omit_digit)
+                       args.device, not args.no_progress, args.omit_digit, students)
     began = time.perf_counter()
     outcome = run(config)
-    errors = {name: outcome["results"][name]["test_errors"] for name in ("teacher", "student", "distilled")}
+    errors = {name: outcome["results"][name]["test_errors"] for name in ("teacher", *students)}
     if args.save_teacher_logits:
         data = mnist_tensors(outcome["device"])
         logits = predict_logits(outcome["models"]["teacher"], data["test_x"]).cpu().half()
         save_checkpoint({"test_logits": logits, "command": "see " + str(args.output)}, args.save_teacher_logits)
-    gap = errors["student"] - errors["teacher"]
+    gap = errors["student"] - errors["teacher"] if {"student", "distilled"} <= set(students) else None
     report = {
         "command": "python -m lessons_src.distill.mnist_experiment " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seed": config.seed,
@@ -205,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
         "config": asdict(config),
         "test_errors": errors,
         "paper_test_errors": {"teacher": 67, "student": 146, "distilled": 74},
-        "gap_closed": (errors["student"] - errors["distilled"]) / gap if gap > 0 else None,
+        "gap_closed": (errors["student"] - errors["distilled"]) / gap if gap and gap > 0 else None,
         "results": outcome["results"],
         "wall_seconds": round(time.perf_counter() - began, 1),
     }

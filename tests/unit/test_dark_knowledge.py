@@ -61,3 +61,24 @@ def test_dark_knowledge_run_reports_the_digit_and_never_trains_on_it(monkeypatch
     assert report["test_images_of_digit"] == int((data["test_y"] == 3).sum())
     assert report["test_errors_on_digit"] <= report["test_images_of_digit"]
     assert report["test_errors_after_shift"] <= 200 and report["bias_shift"] >= 0
+
+
+def test_cli_teacher_and_dark_knowledge_only(monkeypatch, tmp_path):
+    import json
+
+    import lessons_src.distill.mnist_experiment as experiment
+    from lessons_src.common.checkpoint import load_checkpoint
+    from tests.unit.test_mnist_experiment import tiny_data
+
+    monkeypatch.setattr(experiment, "mnist_tensors", lambda device: {k: v.to(device) for k, v in tiny_data().items()})
+    output, logits = tmp_path / "dk.json", tmp_path / "logits.pt"
+    experiment.main(["--epochs", "1", "--students", "", "--omit-digit", "3", "--device", "cpu", "--no-progress",
+                     "--save-teacher-logits", str(logits), "--output", str(output)])
+    report = json.loads(output.read_text())
+    assert set(report["test_errors"]) == {"teacher"} and report["gap_closed"] is None
+    assert set(report["results"]) == {"teacher", "without_3s"}
+    assert report["results"]["without_3s"]["omitted_digit"] == 3
+    saved = load_checkpoint(logits)["test_logits"]
+    assert saved.shape == (200, 10) and saved.dtype == torch.float16
+    with pytest.raises(SystemExit):
+        experiment.main(["--students", "teacher", "--output", str(output)])
