@@ -70,3 +70,37 @@ def linked_stack(pages: Sequence, labels: Sequence[str], description: str):
                                      continuous_update=True, style={"description_width": "initial"})
     widgets.jslink((slider, "index"), (stack, "selected_index"))
     return slider, stack
+
+
+def html_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
+                 vmin: float = 0.0, vmax: float = 1.0, fmt: str = "{:.2f}", cell: int = 34) -> str:
+    """A heatmap as an HTML table: white (vmin) to dark blue (vmax), the value in each cell."""
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"matrix {matrix.shape} does not match {len(row_labels)} row and {len(col_labels)} column labels")
+    span = max(vmax - vmin, 1e-12)
+    head = "".join(f'<th style="font-size:11px;width:{cell}px">{html.escape(str(c))}</th>' for c in col_labels)
+    rows = []
+    for label, values in zip(row_labels, matrix):
+        cells = []
+        for value in values:
+            level = min(max((value - vmin) / span, 0.0), 1.0)
+            red, green, blue = (int(255 - level * (255 - c)) for c in (8, 48, 107))  # white → #08306b
+            ink = "white" if level > 0.55 else "black"
+            cells.append(f'<td style="background:rgb({red},{green},{blue});color:{ink};font-size:10px;'
+                         f'text-align:center;width:{cell}px;height:18px">{html.escape(fmt.format(value))}</td>')
+        rows.append(f'<tr><th style="font-size:11px;text-align:right;padding-right:4px">{html.escape(str(label))}</th>'
+                    f'{"".join(cells)}</tr>')
+    heading = f'<div style="font-size:13px;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
+    return (f'<div>{heading}<table style="border-collapse:collapse"><tr><th></th>{head}</tr>'
+            f'{"".join(rows)}</table></div>')
+
+
+def array_png(image: np.ndarray, scale: int = 3) -> bytes:
+    """A greyscale array in [0, 1] (H, W) as PNG bytes, each pixel a ``scale``×``scale`` block; no figure."""
+    import matplotlib.pyplot as plt
+
+    big = np.kron(np.clip(np.asarray(image, dtype=float), 0, 1), np.ones((scale, scale)))
+    buffer = io.BytesIO()
+    plt.imsave(buffer, big, cmap="gray_r", vmin=0, vmax=1, format="png")
+    return buffer.getvalue()
