@@ -11,7 +11,9 @@ the system Chromium through Playwright (no browser download, no network) and fai
 * a page with math (``.math`` elements) was not typeset by MathJax,
 * an ``<img>`` did not load, or a chapter page (``notebooks/*.html``) has none,
 * a page embeds ipywidgets state but the html-manager did not render every widget,
-* a CSS selector listed for the page in ``expectations.json`` matches nothing.
+* a CSS selector listed for the page in ``expectations.json`` matches nothing,
+* the page lists ``@slider-works`` and moving its first widget slider with the keyboard does not
+  change what the page shows (the pre-rendered, ``jslink``-ed widgets must work without a kernel).
 
 A full-page screenshot of every page goes to ``<html>/_screenshots/<page>.png``.
 
@@ -97,6 +99,34 @@ PAGE_FACTS_JS = """
 """ % {"view": WIDGET_VIEW, "state": WIDGET_STATE}
 
 
+SLIDER_CHECK = "@slider-works"
+
+
+# the page's text without the sliders' own readouts (which change whether or not anything is linked)
+SHOWN_TEXT_JS = """
+() => {
+  const copy = document.body.cloneNode(true);
+  copy.querySelectorAll('.widget-readout, .noUi-target, .widget-label').forEach(e => e.remove());
+  return copy.textContent;
+}
+"""
+
+
+def slider_changes_view(page) -> str | None:
+    """Press → on the first widget slider's handle; the text the page shows must change (no kernel here)."""
+    handles = page.locator(".jupyter-widgets .noUi-handle")
+    if handles.count() == 0:
+        return "no widget slider on the page (expected one: @slider-works)"
+    before = page.evaluate(SHOWN_TEXT_JS)
+    handles.first.scroll_into_view_if_needed()
+    handles.first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(500)
+    if page.evaluate(SHOWN_TEXT_JS) == before:
+        return "moving the first widget slider changed nothing on the page (are its pages jslink-ed?)"
+    return None
+
+
 def check_page(context, base: str, page_rel: str, selectors: list[str], shots: Path) -> list[str]:
     problems: list[str] = []
     page = context.new_page()
@@ -157,7 +187,11 @@ def check_page(context, base: str, page_rel: str, selectors: list[str], shots: P
             "without widget state (execute it with nbclient's store_widget_state=True)"
         )
     for selector in selectors:
-        if page.locator(selector).count() == 0:
+        if selector == SLIDER_CHECK:
+            problem = slider_changes_view(page)
+            if problem:
+                problems.append(problem)
+        elif page.locator(selector).count() == 0:
             problems.append(f"expected selector matches nothing: {selector!r}")
 
     shot = shots / (page_rel[: -len(".html")].replace("/", "__") + ".png")
