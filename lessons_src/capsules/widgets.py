@@ -50,7 +50,7 @@ def routing_explorer(snapshot: dict, n_types: int, images: Sequence[int] | None 
                                 vmin=0.0, vmax=max(0.5, float(grouped[:, index].max())), fmt="{:.2f}", cell=30)
             bars = html_bars(lengths[r, index].tolist(), DIGITS,
                              f"|v_j| after iteration {r + 1}: longest = {winner} (label {label})",
-                             highlight=label, vmax=1.0, fmt="{:.2f}")
+                             highlight=label, vmax=1.0, fmt="{:.2f}", width=30)
             pages.append(f'<div style="display:flex;gap:18px;align-items:flex-start">{heat}{bars}</div>')
         slider, stack = linked_stack(pages, [f"iteration {r + 1}" for r in range(iterations)], "routing")
         iteration_sliders.append(slider)
@@ -59,7 +59,7 @@ def routing_explorer(snapshot: dict, n_types: int, images: Sequence[int] | None 
     for other in iteration_sliders[1:]:
         widgets.jslink((iteration_sliders[0], "index"), (other, "index"))
     image_slider, image_stack = linked_stack(
-        per_image, [f"#{i} (label {int(snapshot['labels'][i])})" for i in images], "test image")
+        per_image, [f"#{i}: {int(snapshot['labels'][i])}" for i in images], "test image")
     return widgets.VBox([widgets.HBox([image_slider, iteration_sliders[0]]), image_stack])
 
 

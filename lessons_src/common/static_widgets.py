@@ -34,7 +34,7 @@ def png_tag(png: bytes, width: int, alt: str) -> str:
 
 
 def html_bars(values: Sequence[float], labels: Sequence[str], title: str = "", highlight: int | None = None,
-              vmax: float | None = None, fmt: str = "{:.3f}", height: int = 140) -> str:
+              vmax: float | None = None, fmt: str = "{:.3f}", height: int = 140, width: int = 42) -> str:
     """A vertical bar chart in HTML/CSS: one bar per value, its number above, its label below."""
     values = np.asarray(values, dtype=float)
     if len(values) != len(labels):
@@ -46,10 +46,10 @@ def html_bars(values: Sequence[float], labels: Sequence[str], title: str = "", h
         pixels = int(round(height * min(max(value, 0.0), top) / top))
         columns.append(
             '<div style="display:flex;flex-direction:column;align-items:center;justify-content:flex-end;'
-            f'width:42px;height:{height + 40}px">'
+            f'width:{width}px;height:{height + 40}px">'
             f'<span style="font-size:10px">{html.escape(fmt.format(value))}</span>'
             f'<div style="width:26px;height:{pixels}px;background:{colour}"></div>'
-            f'<span style="font-size:12px">{html.escape(str(label))}</span></div>'
+            f'<span style="font-size:12px;white-space:nowrap">{html.escape(str(label))}</span></div>'
         )
     heading = f'<div style="font-size:13px;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
     return f'<div>{heading}<div style="display:flex;align-items:flex-end;gap:2px">{"".join(columns)}</div></div>'
@@ -79,7 +79,8 @@ def html_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequ
     if matrix.shape != (len(row_labels), len(col_labels)):
         raise ValueError(f"matrix {matrix.shape} does not match {len(row_labels)} row and {len(col_labels)} column labels")
     span = max(vmax - vmin, 1e-12)
-    head = "".join(f'<th style="font-size:11px;width:{cell}px">{html.escape(str(c))}</th>' for c in col_labels)
+    head = "".join(f'<th style="font-size:11px;min-width:{cell}px;white-space:nowrap">{html.escape(str(c))}</th>'
+                   for c in col_labels)
     rows = []
     for label, values in zip(row_labels, matrix):
         cells = []
@@ -88,8 +89,10 @@ def html_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequ
             red, green, blue = (int(255 - level * (255 - c)) for c in (8, 48, 107))  # white → #08306b
             ink = "white" if level > 0.55 else "black"
             cells.append(f'<td style="background:rgb({red},{green},{blue});color:{ink};font-size:10px;'
-                         f'text-align:center;width:{cell}px;height:18px">{html.escape(fmt.format(value))}</td>')
-        rows.append(f'<tr><th style="font-size:11px;text-align:right;padding-right:4px">{html.escape(str(label))}</th>'
+                         f'text-align:center;min-width:{cell}px;height:18px;padding:0 2px">'
+                         f'{html.escape(fmt.format(value))}</td>')
+        rows.append(f'<tr><th style="font-size:11px;text-align:right;padding-right:4px;white-space:nowrap">'
+                    f'{html.escape(str(label))}</th>'
                     f'{"".join(cells)}</tr>')
     heading = f'<div style="font-size:13px;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
     return (f'<div>{heading}<table style="border-collapse:collapse"><tr><th></th>{head}</tr>'

@@ -117,7 +117,7 @@ def loss_explorer(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor
             values = [a * terms["soft"], (1 - a) * terms["hard"], a * terms["soft_grad"], (1 - a) * terms["hard_grad"]]
             title = (f"T = {t:g}, α = {a:g}: loss = {values[0] + values[1]:.3f}; "
                      f"unweighted T²·KL = {terms['soft']:.3f}, CE = {terms['hard']:.3f}")
-            pages.append(html_bars(values, ["α·T²·KL", "(1−α)·CE", "|∇ soft|", "|∇ hard|"], title,
+            pages.append(html_bars(values, ["α·T²·KL", "(1−α)·CE", "‖∇ soft‖", "‖∇ hard‖"], title, width=96,
                                    vmax=max(terms["soft"], terms["hard"], terms["soft_grad"], terms["hard_grad"])))
         slider, stack = linked_stack(pages, alpha_labels, "weight α")
         alpha_sliders.append(slider)
