@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .routing import squash
+
 
 @dataclass
 class InterestConfig:
@@ -61,16 +63,6 @@ class InterestConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _squash(s: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
-    """squash(s) = |s|² / (1 + |s|²) · s / |s|: same direction, length in [0, 1).
-
-    A local copy of CapsNet's non-linearity so that this module stands alone; eps keeps the
-    gradient finite at s = 0 (an interest no behaviour was routed to).
-    """
-    squared = s.square().sum(-1, keepdim=True)
-    return s * (squared / (1 + squared) / torch.sqrt(squared + eps))
 
 
 class MultiInterestRouter(nn.Module):
@@ -122,7 +114,7 @@ class MultiInterestRouter(nn.Module):
             # s_j = Σ_i c_ij û_{j|i}
             s = torch.einsum("blk,blkd->bkd", coupling, u)  # (B, K, d)
             # v_j = squash(s_j)
-            interests = _squash(s)  # (B, K, d)
+            interests = squash(s)  # (B, K, d)
             if not last:
                 # b_ij ← b_ij + û_{j|i} · v_j
                 logits = logits + torch.einsum("blkd,bkd->blk", u, interests)  # (B, L, K)

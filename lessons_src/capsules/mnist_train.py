@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..common.augment import jitter
 from ..common.checkpoint import save_checkpoint
 from ..common.device import (
     describe_hardware,
@@ -35,8 +36,7 @@ from ..common.device import (
     seed_everything,
 )
 from ..common.results import load_compact_model, save_compact_model
-from ..distill.mnist_experiment import mnist_tensors
-from ..distill.models import jitter
+from ..data.mnist import mnist_tensors
 from .capsnet import CapsNet, CapsNetConfig
 from .losses import capsnet_loss, check_labels
 from .snapshot import save_snapshot

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .fetch import DataError, dataset_path
 
@@ -92,3 +93,13 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise DataError(f"{labels_file}: labels must lie in 0..9, found {labels.min()}..{labels.max()}")
     return images, labels
+
+
+def mnist_tensors(device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Images as float (N, 28, 28) in [0, 1] and labels (N,), for both splits, on ``device``."""
+    out = {}
+    for split in ("train", "test"):
+        images, labels = load_mnist(split)
+        out[f"{split}_x"] = torch.as_tensor(images, device=device).float() / 255.0
+        out[f"{split}_y"] = torch.as_tensor(labels, device=device)
+    return out

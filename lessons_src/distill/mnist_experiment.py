@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..common.checkpoint import save_checkpoint
 from ..common.device import describe_hardware, evaluating, pick_device
-from ..data import load_mnist
+from ..data.mnist import mnist_tensors
 from .dark_knowledge import choose_bias_shift, errors_by_class, without_class
 from .losses import distillation_loss
 from .models import MLP, jitter
@@ -48,16 +48,6 @@ class RunConfig:
     progress: bool = True
     omit_digit: int | None = None  # also distil on a transfer set without this digit
     students: tuple[str, ...] = ("student", "distilled")  # which students to train after the teacher
-
-
-def mnist_tensors(device: torch.device) -> dict[str, torch.Tensor]:
-    """Images as float (N, 28, 28) in [0, 1] and labels (N,), for both splits, on ``device``."""
-    out = {}
-    for split in ("train", "test"):
-        images, labels = load_mnist(split)
-        out[f"{split}_x"] = torch.as_tensor(images, device=device).float() / 255.0
-        out[f"{split}_y"] = torch.as_tensor(labels, device=device)
-    return out
 
 
 def predict_logits(model: MLP, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
@@ -137,7 +127,7 @@ def run(config: RunConfig) -> dict:
         results[f"without_{config.omit_digit}s"], models["without"] = dark_knowledge_run(
             data, teacher_logits, config
         )
-    return {"results": results, "models": models, "device": device}
+    return {"results": results, "models": models, "device": device, "data": data}
 
 
 def dark_knowledge_run(data: dict[str, torch.Tensor], teacher_logits: torch.Tensor, config: RunConfig) -> tuple[dict, MLP]:
@@ -202,8 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     outcome = run(config)
     errors = {name: outcome["results"][name]["test_errors"] for name in ("teacher", *students)}
     if args.save_teacher_logits:
-        data = mnist_tensors(outcome["device"])
-        logits = predict_logits(outcome["models"]["teacher"], data["test_x"]).cpu().half()
+        logits = predict_logits(outcome["models"]["teacher"], outcome["data"]["test_x"]).cpu().half()
         save_checkpoint({"test_logits": logits, "command": "see " + str(args.output)}, args.save_teacher_logits)
     gap = errors["student"] - errors["teacher"] if {"student", "distilled"} <= set(students) else None
     report = {

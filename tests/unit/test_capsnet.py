@@ -9,6 +9,8 @@ import struct
 import numpy as np
 import pytest
 import torch
+from synthetic import synthetic_digits as shared_digits
+from synthetic import synthetic_mnist
 
 from lessons_src.capsules import CapsNet, CapsNetConfig, capsnet_loss
 from lessons_src.capsules.mnist_train import (
@@ -31,19 +33,12 @@ def tiny_capsnet(seed: int = 0, **overrides) -> CapsNet:
 
 
 def synthetic_digits(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, 28, 28) images in [0, 1] whose class (0..9) is the row band holding a bright stripe."""
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=generator)
-    images = 0.1 * torch.rand(n, 28, 28, generator=generator)
-    rows = (labels * 2 + 4)[:, None] + torch.arange(2)  # (n, 2): two rows per class
-    images[torch.arange(n)[:, None], rows, 6:22] = 1.0
-    return images, labels
+    """The shared stand-in, with the stripe in columns 6..21."""
+    return shared_digits(n, seed, slice(6, 22))
 
 
 def tiny_data(n_train: int = 64, n_test: int = 40) -> dict[str, torch.Tensor]:
-    train_x, train_y = synthetic_digits(n_train, 0)
-    test_x, test_y = synthetic_digits(n_test, 1)
-    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+    return synthetic_mnist(n_train, n_test, slice(6, 22))
 
 
 # -------------------------------------------------------------------------------------------- model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from synthetic import synthetic_mnist
 
 from lessons_src.distill.dark_knowledge import bias_shift_errors, choose_bias_shift, errors_by_class, without_class
 from lessons_src.distill.mnist_experiment import RunConfig, dark_knowledge_run
@@ -40,9 +41,7 @@ def test_bias_shift_turns_near_misses_into_the_digit_and_is_chosen_by_fewest_err
 
 
 def test_dark_knowledge_run_reports_the_digit_and_never_trains_on_it(monkeypatch):
-    from tests.unit.test_mnist_experiment import tiny_data
-
-    data = tiny_data()
+    data = synthetic_mnist(512, 200)
     seen_labels = []
     import lessons_src.distill.mnist_experiment as experiment
 
@@ -68,9 +67,8 @@ def test_cli_teacher_and_dark_knowledge_only(monkeypatch, tmp_path):
 
     import lessons_src.distill.mnist_experiment as experiment
     from lessons_src.common.checkpoint import load_checkpoint
-    from tests.unit.test_mnist_experiment import tiny_data
 
-    monkeypatch.setattr(experiment, "mnist_tensors", lambda device: {k: v.to(device) for k, v in tiny_data().items()})
+    monkeypatch.setattr(experiment, "mnist_tensors", lambda device: {k: v.to(device) for k, v in synthetic_mnist(512, 200).items()})
     output, logits = tmp_path / "dk.json", tmp_path / "logits.pt"
     experiment.main(["--epochs", "1", "--students", "", "--omit-digit", "3", "--device", "cpu", "--no-progress",
                      "--save-teacher-logits", str(logits), "--output", str(output)])

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import torch
+from synthetic import synthetic_mnist
 
 from lessons_src.distill.mnist_experiment import RunConfig, count_errors, predict_logits, train
 from lessons_src.distill.models import MLP
 
 
-def synthetic_digits(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, 28, 28) images whose class (0..9) is the row band holding a bright stripe."""
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=generator)
-    images = 0.1 * torch.rand(n, 28, 28, generator=generator)
-    rows = (labels * 2 + 4)[:, None] + torch.arange(2)  # (n, 2): two rows per class
-    images[torch.arange(n)[:, None], rows] = 1.0
-    return images, labels
-
-
 def tiny_data() -> dict[str, torch.Tensor]:
-    train_x, train_y = synthetic_digits(512, 0)
-    test_x, test_y = synthetic_digits(200, 1)
-    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+    return synthetic_mnist(512, 200)
 
 
 def test_training_learns_and_counts_errors():
