@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from lessons_src.common.device import describe_hardware, pick_device
-from lessons_src.common.evaluation import left_pad
+from lessons_src.training.device import describe_hardware, pick_device
+from lessons_src.evaluation.ranking import left_pad
 from lessons_src.data import load_interactions, sequential_split
 from lessons_src.sasrec import SASRec, SASRecConfig
 

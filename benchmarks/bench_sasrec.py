@@ -19,9 +19,9 @@ import time
 import numpy as np
 import torch
 
-from lessons_src.common.dropout import torch_dropout
-from lessons_src.common.device import describe_hardware, pick_device
-from lessons_src.common.evaluation import RankingEvaluator
+from lessons_src.layers.dropout import torch_dropout
+from lessons_src.training.device import describe_hardware, pick_device
+from lessons_src.evaluation.ranking import RankingEvaluator
 from lessons_src.data import load_interactions, sequential_split
 from lessons_src.sasrec import BatchSampler, SASRec, SASRecConfig, reference_sample
 from lessons_src.sasrec.model import sasrec_loss

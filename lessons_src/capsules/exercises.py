@@ -1,4 +1,4 @@
-"""Checkers for chapter 3's exercises (see :mod:`lessons_src.common.exercises` for the conventions)."""
+"""Checkers for chapter 3's exercises (see :mod:`lessons_src.course.checkers` for the conventions)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import torch
 
-from ..common.exercises import PASS, assert_correct
-from ..common.exercises import attempt as _attempt
+from ..course.checkers import PASS, assert_correct
+from ..course.checkers import attempt as _attempt
 from .losses import margin_loss
 from .routing import dynamic_routing, squash
 

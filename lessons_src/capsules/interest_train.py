@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..common.device import describe_hardware, evaluating, make_generator, pick_device
-from ..common.evaluation import RankingEvaluator, left_pad
-from ..common.results import save_compact_model
+from ..training.device import describe_hardware, evaluating, make_generator, pick_device
+from ..evaluation.ranking import RankingEvaluator, left_pad
+from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
 from ..data.split import SequentialSplit
 from .interests import InterestConfig, MultiInterestModel

@@ -26,16 +26,16 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..common.augment import jitter
-from ..common.checkpoint import save_checkpoint
-from ..common.device import (
+from ..layers.augment import jitter
+from ..training.checkpoint import save_checkpoint
+from ..training.device import (
     describe_hardware,
     evaluating,
     make_generator,
     pick_device,
     seed_everything,
 )
-from ..common.results import load_compact_model, save_compact_model
+from ..training.results import load_compact_model, save_compact_model
 from ..data.mnist import mnist_tensors
 from .capsnet import CapsNet, CapsNetConfig
 from .losses import capsnet_loss, check_labels

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..common.checkpoint import load_checkpoint, save_checkpoint
-from ..common.device import evaluating
+from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.device import evaluating
 from .capsnet import CapsNet
 from .routing import dynamic_routing, squash
 

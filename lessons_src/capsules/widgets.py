@@ -1,6 +1,6 @@
 """What routing computes, drawn: coupling coefficients, capsule lengths, the decoder, user interests.
 
-The widgets are pre-rendered (:mod:`lessons_src.common.static_widgets`): their sliders work in the
+The widgets are pre-rendered (:mod:`lessons_src.viz.static_widgets`): their sliders work in the
 HTML book without a kernel.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..common.static_widgets import array_png, html_bars, html_heatmap, linked_stack, png_tag
+from ..viz.static_widgets import array_png, html_bars, html_heatmap, linked_stack, png_tag
 
 DIGITS = [str(d) for d in range(10)]
 

@@ -1,4 +1,4 @@
-"""Checkers for chapter 2's exercises (see :mod:`lessons_src.common.exercises` for the conventions)."""
+"""Checkers for chapter 2's exercises (see :mod:`lessons_src.course.checkers` for the conventions)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import torch
 
-from ..common.exercises import PASS, assert_correct
-from ..common.exercises import attempt as _attempt
+from ..course.checkers import PASS, assert_correct
+from ..course.checkers import attempt as _attempt
 from .losses import distillation_loss, soften, study_notes_loss
 from .ranking import position_weights
 

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..common.checkpoint import save_checkpoint
-from ..common.device import describe_hardware, evaluating, pick_device
+from ..training.checkpoint import save_checkpoint
+from ..training.device import describe_hardware, evaluating, pick_device
 from ..data.mnist import mnist_tensors
 from .dark_knowledge import choose_bias_shift, errors_by_class, without_class
 from .losses import distillation_loss

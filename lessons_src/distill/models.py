@@ -1,5 +1,5 @@
 """The MNIST teacher and student of Hinton et al. 2015 (§3); the teacher's input jitter is
-:func:`lessons_src.common.augment.jitter` (re-exported here).
+:func:`lessons_src.layers.augment.jitter` (re-exported here).
 
     teacher = MLP([784, 1200, 1200, 10], dropout=0.5, input_dropout=0.2)   # trained on jittered images
     student = MLP([784, 800, 800, 10])                                     # no regularisation
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..common.augment import jitter
-from ..common.dropout import ByteDropout
+from ..layers.augment import jitter
+from ..layers.dropout import ByteDropout
 
 __all__ = ["MLP", "jitter"]
 

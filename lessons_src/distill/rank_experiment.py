@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from ..common.device import describe_hardware, evaluating, pick_device
-from ..common.evaluation import left_pad
-from ..common.results import load_compact_model
+from ..training.device import describe_hardware, evaluating, pick_device
+from ..evaluation.ranking import left_pad
+from ..training.results import load_compact_model
 from ..data import load_interactions, sequential_split
 from ..sasrec.model import SASRec, SASRecConfig
 from ..sasrec.train import TrainConfig, evaluate_all, fit

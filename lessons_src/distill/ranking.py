@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..common.device import evaluating
-from ..common.negatives import HistoryIndex
+from ..training.device import evaluating
+from ..evaluation.negatives import HistoryIndex
 from ..sasrec.model import SASRec, sasrec_loss
 
 

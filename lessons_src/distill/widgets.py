@@ -1,6 +1,6 @@
 """What distillation transfers, drawn: softened distributions, class similarity, the loss terms.
 
-Every widget here is pre-rendered (see :mod:`lessons_src.common.static_widgets`), so its sliders
+Every widget here is pre-rendered (see :mod:`lessons_src.viz.static_widgets`), so its sliders
 work in the HTML book without a kernel as well as in a live notebook.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..common.static_widgets import figure_png, html_bars, linked_stack, png_tag
+from ..viz.static_widgets import figure_png, html_bars, linked_stack, png_tag
 from .losses import distillation_loss, soften
 
 DIGITS = [str(d) for d in range(10)]

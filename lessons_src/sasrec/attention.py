@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..common.dropout import byte_dropout, byte_dropout_active
+from ..layers.dropout import byte_dropout, byte_dropout_active
 from .tokens import TokenLayout
 
 

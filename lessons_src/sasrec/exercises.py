@@ -1,4 +1,4 @@
-"""Checkers for chapter 1's exercises (see :mod:`lessons_src.common.exercises` for the conventions)."""
+"""Checkers for chapter 1's exercises (see :mod:`lessons_src.course.checkers` for the conventions)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..common.exercises import PASS, assert_correct
-from ..common.exercises import attempt as _attempt
-from ..common.metrics import hit_rate, ndcg
+from ..course.checkers import PASS, assert_correct
+from ..course.checkers import attempt as _attempt
+from ..evaluation.metrics import hit_rate, ndcg
 from .attention import causal_mask
 from .model import sasrec_loss
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..common.dropout import ByteDropout
+from ..layers.dropout import ByteDropout
 from .attention import MultiHeadAttention, attention_mask
 from .tokens import TokenLayout
 

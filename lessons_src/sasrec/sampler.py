@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..common.evaluation import left_pad
-from ..common.negatives import HistoryIndex
+from ..evaluation.ranking import left_pad
+from ..evaluation.negatives import HistoryIndex
 
 
 def reference_sample(

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..common.checkpoint import load_checkpoint, save_checkpoint
-from ..common.device import describe_hardware, pick_device
-from ..common.evaluation import RankingEvaluator
-from ..common.results import save_compact_model
+from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.device import describe_hardware, pick_device
+from ..evaluation.ranking import RankingEvaluator
+from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
 from ..data.split import SequentialSplit
 from .model import SASRec, SASRecConfig, sasrec_loss

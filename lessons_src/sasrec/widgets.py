@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..common.device import evaluating
-from ..common.evaluation import left_pad
+from ..training.device import evaluating
+from ..evaluation.ranking import left_pad
 from .attention import attention_mask
 from .model import SASRec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lessons_src.common.baselines import MarkovScorer, PopularityScorer
+from lessons_src.evaluation.baselines import MarkovScorer, PopularityScorer
 from lessons_src.data.split import SequentialSplit
 
 

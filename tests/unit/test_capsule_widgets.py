@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 from lessons_src.capsules import CapsNet, CapsNetConfig  # noqa: E402
 from lessons_src.capsules import widgets as cw  # noqa: E402
 from lessons_src.capsules.snapshot import load_snapshot, routing_snapshot, save_snapshot  # noqa: E402
-from lessons_src.common.static_widgets import html_heatmap  # noqa: E402
+from lessons_src.viz.static_widgets import html_heatmap  # noqa: E402
 
 SMALL = CapsNetConfig(conv_channels=8, primary_types=4, primary_dim=4, digit_dim=6, decoder_hidden=(16, 32))
 

@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-from lessons_src.common.checkpoint import load_checkpoint, save_checkpoint
+from lessons_src.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def state():

@@ -66,7 +66,7 @@ def test_cli_teacher_and_dark_knowledge_only(monkeypatch, tmp_path):
     import json
 
     import lessons_src.distill.mnist_experiment as experiment
-    from lessons_src.common.checkpoint import load_checkpoint
+    from lessons_src.training.checkpoint import load_checkpoint
 
     monkeypatch.setattr(experiment, "mnist_tensors", lambda device: {k: v.to(device) for k, v in synthetic_mnist(512, 200).items()})
     output, logits = tmp_path / "dk.json", tmp_path / "logits.pt"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_src.common.device import describe_hardware, make_generator, pick_device, seed_everything
+from lessons_src.training.device import describe_hardware, make_generator, pick_device, seed_everything
 
 
 def test_explicit_preference_and_environment_override(monkeypatch):

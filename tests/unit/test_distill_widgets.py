@@ -11,7 +11,7 @@ import torch
 
 matplotlib.use("Agg")
 
-from lessons_src.common.static_widgets import html_bars, linked_stack  # noqa: E402
+from lessons_src.viz.static_widgets import html_bars, linked_stack  # noqa: E402
 from lessons_src.distill import widgets as dw  # noqa: E402
 
 

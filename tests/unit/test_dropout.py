@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lessons_src.common import dropout as dropout_module
-from lessons_src.common.dropout import ByteDropout, byte_dropout
+from lessons_src.layers import dropout as dropout_module
+from lessons_src.layers.dropout import ByteDropout, byte_dropout
 
 N = 400_000
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_src.common.baselines import PopularityScorer
-from lessons_src.common.evaluation import RankingEvaluator, left_pad
+from lessons_src.evaluation.baselines import PopularityScorer
+from lessons_src.evaluation.ranking import RankingEvaluator, left_pad
 from lessons_src.data.sequences import Interactions
 from lessons_src.data.split import sequential_split
 

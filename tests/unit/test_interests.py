@@ -17,8 +17,8 @@ from lessons_src.capsules.interest_train import (
     train,
 )
 from lessons_src.capsules.interests import InterestConfig, MultiInterestModel
-from lessons_src.common.device import make_generator
-from lessons_src.common.evaluation import RankingEvaluator, left_pad
+from lessons_src.training.device import make_generator
+from lessons_src.evaluation.ranking import RankingEvaluator, left_pad
 
 VARIANTS = [("shared", "zero"), ("shared", "random"), ("per_position", "zero"), ("per_position", "random")]
 

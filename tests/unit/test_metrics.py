@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from lessons_src.common.metrics import (
+from lessons_src.evaluation.metrics import (
     expected_hit_rate,
     expected_ndcg,
     hit_rate,

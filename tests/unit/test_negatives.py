@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_src.common.negatives import HistoryIndex
+from lessons_src.evaluation.negatives import HistoryIndex
 
 
 def random_histories(n_users=25, n_items=40, seed=0):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_src.common.evaluation import left_pad
-from lessons_src.common.results import save_compact_model
+from lessons_src.evaluation.ranking import left_pad
+from lessons_src.training.results import save_compact_model
 from lessons_src.data.split import sequential_split
 from lessons_src.distill import rank_experiment
 from lessons_src.distill.ranking import (

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from lessons_src.common.results import load_compact_model, load_result, results_dir, save_compact_model
+from lessons_src.training.results import load_compact_model, load_result, results_dir, save_compact_model
 from lessons_src.sasrec.model import SASRec, SASRecConfig
 
 

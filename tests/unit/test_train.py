@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from lessons_src.common.checkpoint import load_checkpoint
-from lessons_src.common.evaluation import RankingEvaluator
+from lessons_src.training.checkpoint import load_checkpoint
+from lessons_src.evaluation.ranking import RankingEvaluator
 from lessons_src.data.split import sequential_split
 from lessons_src.sasrec import train as train_module
 from lessons_src.sasrec.train import TrainConfig, fit

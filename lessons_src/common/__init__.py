@@ -1,1 +1,0 @@
-"""Helpers shared by every chapter: devices and seeds, checkpoints, ranking metrics, plots."""

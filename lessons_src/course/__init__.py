@@ -1,0 +1,1 @@
+"""Teaching material: the conventions of the exercise checkers."""

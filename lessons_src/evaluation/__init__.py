@@ -1,0 +1,1 @@
+"""Ranking evaluation shared by every chapter: metrics, negative sampling, protocols, baselines."""

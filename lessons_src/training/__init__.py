@@ -1,0 +1,1 @@
+"""The training toolkit every chapter uses: devices and seeds, checkpoints, run reports, results files."""

@@ -1,0 +1,1 @@
+"""Plots, tables and widgets that work in the HTML book without a kernel."""
