@@ -3,7 +3,9 @@
 Two protocols score the held-out item of each user:
 
 * ``sampled`` — the SASRec paper's: rank the target among 100 items drawn uniformly from those
-  the user never interacted with (optionally on a fixed subsample of 10,000 users);
+  the user had not interacted with up to the target (optionally on a fixed subsample of 10,000
+  users). For validation the test item is *not* excluded: excluding it would let the test target
+  shape the candidates that select the model;
 * ``full`` — rank the target among *all* items except the ones already in the user's history.
 
 A scorer is any callable ``score(histories, candidates)`` where ``histories`` is a (B, L) tensor of
@@ -67,9 +69,12 @@ class RankingEvaluator:
         self.histories = torch.as_tensor(left_pad(histories, history_len), device=self.device)
         self.targets = torch.as_tensor(split.target(stage)[users], device=self.device)
         if protocol == "sampled":
-            # negatives: items the user never interacted with (train, valid and test)
-            everything = [np.append(split.history(int(u), "test"), split.test[u]) for u in users]
-            index = HistoryIndex(everything, split.n_items, "cpu")
+            # negatives: items the user had not interacted with up to and including the target.
+            # For validation that is train + the validation item: the later test item may be drawn,
+            # since model selection must see nothing of the test data (not even which item it is).
+            known = [np.append(split.history(int(u), stage), target) for u, target in
+                     zip(users, split.target(stage)[users])]
+            index = HistoryIndex(known, split.n_items, "cpu")
             negatives = index.sample(torch.arange(len(users)), (n_negatives,), torch.Generator().manual_seed(seed))
             self.candidates = torch.cat([self.targets.cpu()[:, None], negatives], 1).to(self.device)  # (U, 1+n)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -42,15 +44,29 @@ def test_left_pad_keeps_the_most_recent_items():
 
 
 @pytest.mark.parametrize("stage", ["valid", "test"])
-def test_sampled_negatives_avoid_the_whole_history(tiny_split, stage):
+def test_sampled_negatives_avoid_everything_known_up_to_the_target(tiny_split, stage):
     evaluator = RankingEvaluator(tiny_split, stage, "sampled", n_negatives=100, max_users=None, seed=3)
     assert evaluator.candidates.shape == (len(evaluator.users), 101)
     assert torch.equal(evaluator.candidates[:, 0], torch.as_tensor(tiny_split.target(stage)[evaluator.users]))
     for row, user in enumerate(evaluator.users.tolist()):
-        everything = set(tiny_split.train[user].tolist()) | {int(tiny_split.valid[user]), int(tiny_split.test[user])}
+        known = set(tiny_split.history(user, stage).tolist()) | {int(tiny_split.target(stage)[user])}
         negatives = set(evaluator.candidates[row, 1:].tolist())
-        assert not negatives & everything
+        assert not negatives & known
         assert min(negatives) >= 1 and max(negatives) <= tiny_split.n_items
+
+
+def test_validation_candidates_do_not_depend_on_the_test_item(tiny_split):
+    """Model selection sees nothing of the test data: changing every test target leaves the
+    validation candidates unchanged, and the test item can be drawn as a validation negative."""
+    before = RankingEvaluator(tiny_split, "valid", "sampled", n_negatives=200, max_users=None, seed=4)
+    changed = copy.deepcopy(tiny_split)
+    evaluable = changed.test > 0
+    changed.test[evaluable] = changed.test[evaluable] % changed.n_items + 1  # another item
+    after = RankingEvaluator(changed, "valid", "sampled", n_negatives=200, max_users=None, seed=4)
+    assert torch.equal(before.candidates, after.candidates)
+    drawn = [int(tiny_split.test[u]) in set(before.candidates[row, 1:].tolist())
+             for row, u in enumerate(before.users.tolist())]
+    assert any(drawn)
 
 
 def test_evaluated_users_and_histories(tiny_split):
