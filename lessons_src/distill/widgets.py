@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..viz.plots import heatmap
 from ..viz.static_widgets import figure_png, html_bars, linked_stack, png_tag
 from .losses import distillation_loss, soften
 
@@ -69,19 +70,21 @@ def class_similarity(logits: Tensor, labels: Tensor, temperature: float, n_class
     return out / torch.bincount(labels.cpu(), minlength=n_classes).clamp_min(1)[:, None]
 
 
-def plot_class_similarity(similarity: Tensor, temperature: float, ax=None):
-    """Heatmap of the off-diagonal mass: which wrong digits the teacher finds alike."""
+def plot_class_similarity(similarity: Tensor, temperature: float, ax=None, vmax: float | None = None):
+    """Heatmap of the off-diagonal mass: which wrong digits the teacher finds alike.
+
+    ``vmax`` fixes the top of the colour scale, so that panels for several temperatures share one
+    scale; by default each panel is scaled to its own largest off-diagonal value.
+    """
     matrix = similarity.clone().numpy()
     np.fill_diagonal(matrix, np.nan)  # the right class dwarfs everything else
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 4.4), constrained_layout=True)
-    image = ax.imshow(matrix, cmap="magma_r")
-    ax.set_xticks(range(10), DIGITS)
-    ax.set_yticks(range(10), DIGITS)
+    heatmap(matrix, ax=ax, row_labels=DIGITS, col_labels=DIGITS, vmin=0.0, vmax=vmax, cmap="magma_r",
+            colorbar="mean probability")
     ax.set_xlabel("class b the teacher also gives probability to")
     ax.set_ylabel("true class a")
     ax.set_title(f"mean softmax(v/T) off the diagonal, T = {temperature:g}", fontsize=10)
-    plt.colorbar(image, ax=ax, label="mean probability")
     return ax
 
 
