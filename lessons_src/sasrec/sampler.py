@@ -71,9 +71,11 @@ class BatchSampler:
         batch_size: int,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        ranks: int = 1,
     ):
-        if maxlen < 1 or batch_size < 1:
-            raise ValueError(f"maxlen and batch_size must be ≥ 1, got {maxlen} and {batch_size}")
+        if maxlen < 1 or batch_size < 1 or ranks < 1:
+            raise ValueError(f"maxlen, batch_size and ranks must be ≥ 1, got {maxlen}, {batch_size}, {ranks}")
+        self.ranks = ranks  # processes that each draw batch_size examples per step (torchrun)
         self.device = torch.device(device)
         self.batch_size, self.maxlen = batch_size, maxlen
         lengths = np.array([len(t) for t in train])
@@ -87,8 +89,9 @@ class BatchSampler:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     def __len__(self) -> int:
-        """Batches per epoch, as in the original code: one pass over the users on average."""
-        return max(1, len(self.eligible) // self.batch_size)
+        """Batches per epoch, as in the original code: one pass over the users on average (all
+        ``ranks`` together: each of them draws ``batch_size`` examples per step)."""
+        return max(1, len(self.eligible) // (self.batch_size * self.ranks))
 
     def sample(self, n_batches: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns ``users`` (B,) and ``seq``, ``pos``, ``neg``, each (B, maxlen) int64.

@@ -10,18 +10,17 @@ Checkpoints are atomic and resumable (``--checkpoint path --resume``).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from ..training.checkpoint import load_checkpoint, save_checkpoint
-from ..training.device import describe_hardware, pick_device
+from ..training import distributed
+from ..training.device import pick_device, seed_everything
+from ..training.loop import LoopConfig, LoopResult, Task, train_loop
+from ..training.report import run_report, write_report
 from ..evaluation.ranking import RankingEvaluator
 from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
@@ -33,10 +32,10 @@ from .sampler import BatchSampler
 @dataclass
 class TrainConfig:
     epochs: int = 200
-    batch_size: int = 128
+    batch_size: int = 128  # examples per optimizer step, all ranks together
     lr: float = 1e-3
     beta2: float = 0.98
-    l2_emb: float = 0.0
+    l2_emb: float = 0.0  # TensorFlow's l2_regularizer(l2_emb) on the item and position tables
     eval_every: int = 20
     eval_users: int | None = 10_000
     patience: int | None = None  # stop after this many evaluations without improvement
@@ -46,12 +45,17 @@ class TrainConfig:
     log: bool = True  # one line per validation
 
 
-@dataclass
-class TrainResult:
-    model: SASRec
-    history: list[dict] = field(default_factory=list)
-    best: dict = field(default_factory=dict)
-    seconds: float = 0.0
+TrainResult = LoopResult  # .model .history .best .seconds
+
+
+def embedding_l2(model: SASRec, l2_emb: float) -> torch.Tensor:
+    """The authors' regulariser: ``tf.contrib.layers.l2_regularizer(l2_emb)`` on the item table M and
+    the position table P (kang205/SASRec, ``modules.embedding``), i.e.
+
+        l2_emb · (Σ M² + Σ P²) / 2
+    """
+    squares = model.item_embedding.weight.square().sum() + model.position_embedding.weight.square().sum()
+    return l2_emb * squares / 2
 
 
 def fit(
@@ -65,86 +69,41 @@ def fit(
     """Train ``model`` on ``split.train``; select the best epoch by validation NDCG@10 (sampled).
 
     ``loss_fn(model, users, seq, pos, neg) -> loss`` replaces SASRec's own loss (chapter 2's ranking
-    distillation adds a term to it); ``users`` (B,) are the batch's user ids.
+    distillation adds a term to it); ``users`` (B,) are the batch's user ids. Under torchrun every
+    rank draws ``batch_size / world_size`` examples per step from its own stream.
     """
-    device = pick_device(config.device)
-    torch.manual_seed(config.seed)
+    world, device = distributed.setup(pick_device(config.device))
+    seed_everything(distributed.stream_seed(config.seed, world.rank))  # dropout's stream
     model.to(device)
-    sampler = BatchSampler(split.train, split.n_items, model.config.maxlen, config.batch_size, device, config.seed)
+    sampler = BatchSampler(
+        split.train, split.n_items, model.config.maxlen,
+        distributed.per_rank_batch_size(config.batch_size, world.world_size), device,
+        distributed.stream_seed(config.seed, world.rank), ranks=world.world_size,
+    )
     validator = RankingEvaluator(
         split, "valid", "sampled", model.config.maxlen, max_users=config.eval_users, seed=config.seed, device=device
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, config.beta2), fused=True)
-    result, start_epoch, best_state = TrainResult(model), 1, None
-    if resume and checkpoint and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        sampler.generator.set_state(state["sampler_rng"].cpu())  # generator states live on the CPU
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout draws from it
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-        result.history, result.best, best_state = state["history"], state["best"], state["best_model"]
-        result.seconds, start_epoch = state["seconds"], state["epoch"] + 1
 
-    model.check_inputs = False  # the sampler's batches are valid by construction
-    for epoch in range(start_epoch, config.epochs + 1):
-        began = time.perf_counter()
-        model.train()
-        total = torch.zeros((), device=device)  # summed on the device: no sync per step
+    def batches(epoch: int):
         users, seqs, positives, negatives = sampler.sample(len(sampler))  # the epoch's batches at once
-        steps = tqdm(range(len(sampler)), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
-        for step in steps:
-            seq, pos, neg = seqs[step], positives[step], negatives[step]
-            if loss_fn is None:
-                pos_logits, neg_logits = model(seq, pos, neg)
-                loss = sasrec_loss(pos_logits, neg_logits, pos)
-            else:
-                loss = loss_fn(model, users[step], seq, pos, neg)
-            if config.l2_emb:
-                loss = loss + config.l2_emb * model.item_embedding.weight.square().sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-        record = {"epoch": epoch, "loss": float(total) / len(sampler)}
-        result.seconds += time.perf_counter() - began
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            model.eval()
-            record["valid"] = validator(model.score)
-            if not result.best or record["valid"]["NDCG@10"] > result.best["valid"]["NDCG@10"]:
-                result.best = {"epoch": epoch, "valid": record["valid"]}
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if config.log:
-                tqdm.write(f"epoch {epoch:4d}  loss {record['loss']:.4f}  valid {_fmt(record['valid'])}")
-        record["seconds"] = round(result.seconds, 2)
-        result.history.append(record)
-        if checkpoint:
-            save_checkpoint(
-                {
-                    "model": model.state_dict(),
-                    "best_model": best_state,
-                    "optimizer": optimizer.state_dict(),
-                    "sampler_rng": sampler.generator.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                    "epoch": epoch,
-                    "history": result.history,
-                    "best": result.best,
-                    "seconds": result.seconds,
-                    "config": model.config.to_dict(),
-                },
-                checkpoint,
-            )
-        evaluations = [r for r in result.history if "valid" in r]
-        if config.patience and len(evaluations) > config.patience:
-            if all(r["epoch"] != result.best["epoch"] for r in evaluations[-config.patience:]):
-                break
-    model.check_inputs = True
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return result
+        return zip(users, seqs, positives, negatives)
+
+    def loss(model: SASRec, batch) -> torch.Tensor:
+        users, seq, pos, neg = batch
+        if loss_fn is None:
+            pos_logits, neg_logits = model(seq, pos, neg)
+            value = sasrec_loss(pos_logits, neg_logits, pos)
+        else:
+            value = loss_fn(model, users, seq, pos, neg)
+        return value + embedding_l2(model, config.l2_emb) if config.l2_emb else value
+
+    task = Task(batches, loss, evaluate=lambda model: {"valid": validator(model.score)},
+                generators=[sampler.generator])
+    loop = LoopConfig(config.epochs, config.eval_every, "valid/NDCG@10", config.patience, config.progress,
+                      config.log)
+    return train_loop(model, optimizer, task, loop, checkpoint=checkpoint, resume=resume,
+                      extra_state={"config": model.config.to_dict()})
 
 
 def _fmt(metrics: dict) -> str:
@@ -176,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--l2-emb", type=float, default=0.0,
+                        help="weight of the authors' L2 penalty l2_emb·(ΣM² + ΣP²)/2 on the item and position tables")
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--eval-users", type=int, default=10_000, help="0 = all users")
     parser.add_argument("--patience", type=int, default=None)
@@ -192,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
+    began = time.perf_counter()
+    world, device = distributed.setup(pick_device(args.device))
     split = sequential_split(load_interactions(args.dataset))
+    seed_everything(args.seed)  # before the model is built: the seed fixes the initial weights too
     model = SASRec(
         SASRecConfig(
             split.n_items, args.maxlen, args.hidden, args.blocks, args.heads, args.dropout, args.block_layout
@@ -200,31 +164,29 @@ def main(argv: list[str] | None = None) -> dict:
     )
     eval_users = args.eval_users or None
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-        eval_users=eval_users, patience=args.patience, seed=args.seed, device=args.device,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2_emb=args.l2_emb, eval_every=args.eval_every,
+        eval_users=eval_users, patience=args.patience, seed=args.seed, device=str(device),
         progress=not args.no_progress,
     )
-    began = time.perf_counter()
-    result = fit(model, split, config, args.checkpoint, args.resume)
-    device = next(model.parameters()).device
-    report = {
-        "command": "python -m lessons_src.sasrec.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "dataset": args.dataset,
-        "seed": args.seed,
-        "hardware": describe_hardware(device),
-        "torch": torch.__version__,
-        "model": model.config.to_dict(),
-        "train": asdict(config),
-        "train_seconds": round(result.seconds, 1),
-        "best": result.best,
-        "history": result.history,
-        "metrics": evaluate_all(model.score, split, model.config.maxlen, args.seed, device, eval_users),
-        "wall_seconds": round(time.perf_counter() - began, 1),
-    }
-    if args.save_model:
-        save_compact_model(model, model.config.to_dict(), args.save_model)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        result = fit(model, split, config, args.checkpoint, args.resume)
+        report = run_report("lessons_src.sasrec.train", argv, args.seed, device, config.batch_size)
+        if not world.is_main:  # rank 0 scores the selected model and writes the files
+            return report
+        report.update({
+            "dataset": args.dataset,
+            "model": model.config.to_dict(),
+            "train": asdict(config),
+            "train_seconds": round(result.seconds, 1),
+            "best": result.best,
+            "history": result.history,
+            "metrics": evaluate_all(model.score, split, model.config.maxlen, args.seed, device, eval_users),
+        })
+        if args.save_model:
+            save_compact_model(model, model.config.to_dict(), args.save_model)
+        report = write_report(report, began, args.output)
+    finally:
+        distributed.teardown()
     print(f"test (sampled) {_fmt(report['metrics']['test/sampled'])}")
     print(f"test (full)    {_fmt(report['metrics']['test/full'])}")
     return report
