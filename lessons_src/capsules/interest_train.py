@@ -13,18 +13,18 @@ With one held-out item per user, Recall@k = HR@k: the report lists both names.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ..training.device import describe_hardware, evaluating, make_generator, pick_device
+from ..training.device import evaluating, make_generator, pick_device, seed_everything
+from ..training.distributed import require_single_process
+from ..training.loop import LoopConfig, LoopResult, Task, check_int, train_loop
+from ..training.report import run_report, write_report
 from ..evaluation.ranking import RankingEvaluator, left_pad
 from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
@@ -90,20 +90,14 @@ class InterestTrainConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+            check_int(name, getattr(self, name), 1)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.select_by not in SELECTABLE:
             raise ValueError(f"select_by must be one of {SELECTABLE}, got {self.select_by!r}")
 
 
-@dataclass
-class TrainResult:
-    model: MultiInterestModel
-    history: list[dict] = field(default_factory=list)
-    best: dict = field(default_factory=dict)
-    seconds: float = 0.0
+TrainResult = LoopResult  # .model .history .best .seconds
 
 
 def with_recall(metrics: dict) -> dict:
@@ -118,6 +112,7 @@ def with_recall(metrics: dict) -> dict:
 
 def fit(model: MultiInterestModel, split: SequentialSplit, config: InterestTrainConfig) -> TrainResult:
     """Train ``model`` on ``split.train``; keep the state with the best validation ``select_by``."""
+    require_single_process("capsules.interest_train")
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     model.to(device)
@@ -128,45 +123,30 @@ def fit(model: MultiInterestModel, split: SequentialSplit, config: InterestTrain
         seed=config.seed, device=device,
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    result, best_state, key = TrainResult(model), None, config.select_by
-    model.check_inputs = False  # the examples are valid by construction
-    for epoch in range(1, config.epochs + 1):
-        began = time.perf_counter()
-        model.train()
+
+    def batches(epoch: int):
         _, histories, targets = examples.epoch()
         histories = torch.as_tensor(histories, device=device)  # (U, maxlen)
         targets = torch.as_tensor(targets, device=device)  # (U,)
-        starts = range(0, len(targets), config.batch_size)
-        total = torch.zeros((), device=device)  # summed on the device: no sync per step
-        for start in tqdm(starts, desc=f"epoch {epoch}", disable=not config.progress, leave=False):
-            rows = slice(start, start + config.batch_size)
-            loss = model.loss(histories[rows], targets[rows], generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(targets[rows])
-        record = {"epoch": epoch, "loss": float(total) / len(targets)}
-        result.seconds += time.perf_counter() - began
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            model.eval()
-            record["valid"] = with_recall(validator(model.score))
-            if not result.best or record["valid"][key] > result.best["valid"][key]:
-                result.best = {"epoch": epoch, "valid": record["valid"]}
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if config.log:
-                tqdm.write(f"epoch {epoch:4d}  loss {record['loss']:.4f}  valid {_fmt(record['valid'])}")
-        record["seconds"] = round(result.seconds, 2)
-        result.history.append(record)
-        evaluations = [r for r in result.history if "valid" in r]
-        if config.patience and len(evaluations) > config.patience and all(
-            r["epoch"] != result.best["epoch"] for r in evaluations[-config.patience:]
-        ):
-            break
-    model.check_inputs = True
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return result
+        for start in range(0, len(targets), config.batch_size):
+            yield histories[start:start + config.batch_size], targets[start:start + config.batch_size]
+
+    def loss(model: MultiInterestModel, batch):
+        histories, targets = batch
+        value = model.loss(histories, targets, generator)
+        return value, value.detach() * len(targets)  # summed over users: the last batch may be smaller
+
+    def describe(record: dict) -> str | None:
+        if "valid" in record:
+            return f"epoch {record['epoch']:4d}  loss {record['loss']:.4f}  valid {_fmt(record['valid'])}"
+        return None
+
+    task = Task(batches, loss, evaluate=lambda model: {"valid": with_recall(validator(model.score))},
+                summarise=lambda total, steps: {"loss": float(total) / len(examples)}, describe=describe,
+                generators=[examples.rng, generator])
+    loop = LoopConfig(config.epochs, config.eval_every, "valid/" + config.select_by, config.patience,
+                      config.progress, config.log)
+    return train_loop(model, optimizer, task, loop)
 
 
 def train(split: SequentialSplit, config: InterestTrainConfig | None = None,
@@ -240,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     began = time.perf_counter()
     split = sequential_split(load_interactions(args.dataset))
+    seed_everything(args.seed)  # before the model is built
     model = MultiInterestModel(
         InterestConfig(
             split.n_items, args.maxlen, args.hidden, args.interests, args.iterations, args.bilinear,
@@ -253,13 +234,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     result = fit(model, split, config)
     device = next(model.parameters()).device
-    report = {
-        "command": "python -m lessons_src.capsules.interest_train "
-                   + " ".join(argv if argv is not None else sys.argv[1:]),
+    report = run_report("lessons_src.capsules.interest_train", argv, args.seed, device, config.batch_size)
+    report.update({
         "dataset": args.dataset,
-        "seed": args.seed,
-        "hardware": describe_hardware(device),
-        "torch": torch.__version__,
         "model": model.config.to_dict(),
         "train": asdict(config),
         "train_seconds": round(result.seconds, 1),
@@ -268,12 +245,10 @@ def main(argv: list[str] | None = None) -> dict:
         "metrics": final_metrics(model, split, args.seed, device),
         "notes": "one held-out item per user: Recall@k = HR@k. full = rank among all unseen items; "
                  "sampled = among 100 random unseen items (chapter 1's protocol).",
-        "wall_seconds": round(time.perf_counter() - began, 1),
-    }
+    })
     if args.save_model:
         save_compact_model(model, model.config.to_dict(), args.save_model)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    report = write_report(report, began, args.output)
     print(f"test (full)    {_fmt(report['metrics']['test/full'])}")
     print(f"test (sampled) {_fmt(report['metrics']['test/sampled'])}")
     return report

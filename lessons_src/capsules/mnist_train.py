@@ -17,24 +17,18 @@ From a notebook, a quick run on a subset:
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..layers.augment import jitter
 from ..training.checkpoint import save_checkpoint
-from ..training.device import (
-    describe_hardware,
-    evaluating,
-    make_generator,
-    pick_device,
-    seed_everything,
-)
+from ..training.device import evaluating, make_generator, pick_device, seed_everything
+from ..training.distributed import require_single_process
+from ..training.loop import LoopConfig, Task, check_int, train_loop
+from ..training.report import run_report, write_report
 from ..training.results import load_compact_model, save_compact_model
 from ..data.mnist import mnist_tensors
 from .capsnet import CapsNet, CapsNetConfig
@@ -68,21 +62,16 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         for name in ("max_shift", "seed", "eval_every"):
-            _check_int(name, getattr(self, name), 0)
+            check_int(name, getattr(self, name), 0)
         for name in ("train_subset", "test_subset"):
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
+                check_int(name, getattr(self, name), 1)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not (isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1):
             raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay!r}")
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
 
 
 def load_data(config: TrainConfig, device: torch.device) -> dict[str, torch.Tensor]:
@@ -126,6 +115,7 @@ def train(config: TrainConfig, model_config: CapsNetConfig | None = None,
     """
     if model is not None and model_config is not None:
         raise ValueError("pass model_config (for a new model) or model (to train further), not both")
+    require_single_process("capsules.mnist_train")
     seed_everything(config.seed)  # the initialisation below is seeded too
     device = pick_device(config.device)
     model = (model or CapsNet(model_config or CapsNetConfig())).to(device)
@@ -136,46 +126,41 @@ def train(config: TrainConfig, model_config: CapsNetConfig | None = None,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
     recon_weight = model.config.recon_weight
-    n_steps = -(-len(images) // config.batch_size)  # the last batch may be smaller
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        began = time.perf_counter()
-        model.train()
+
+    def batches(epoch: int):
         order = torch.randperm(len(images), generator=generator, device=device)
-        sums = torch.zeros(4, device=device)  # Σ over images of the total, margin, reconstruction losses; errors
-        bar = tqdm(range(n_steps), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
-        for step in bar:
-            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = jitter(images[batch], config.max_shift, generator) if config.max_shift else images[batch]  # (B, 28, 28)
-            y = labels[batch]  # (B,)
-            output = model(x, y)
-            loss = capsnet_loss(output, x, y, recon_weight)  # the decoder reconstructs the shifted image
-            optimizer.zero_grad(set_to_none=True)
-            loss.total.backward()
-            optimizer.step()
-            with torch.no_grad():
-                errors = (output.lengths.argmax(dim=1) != y).sum()
-                parts = torch.stack([loss.total, loss.margin, loss.reconstruction]).detach() * len(y)
-                sums += torch.cat([parts, errors[None].to(parts.dtype)])
-            if config.progress and step % 50 == 0:
-                bar.set_postfix(loss=f"{loss.total.item():.4f}")
-        lr = optimizer.param_groups[0]["lr"]
-        schedule.step()
+        for start in range(0, len(images), config.batch_size):  # the last batch may be smaller
+            batch = order[start:start + config.batch_size]
+            x = jitter(images[batch], config.max_shift, generator) if config.max_shift else images[batch]
+            yield x, labels[batch]  # (B, 28, 28), (B,)
+
+    def loss(model: CapsNet, batch):
+        x, y = batch
+        output = model(x, y)
+        loss = capsnet_loss(output, x, y, recon_weight)  # the decoder reconstructs the shifted image
+        with torch.no_grad():
+            errors = (output.lengths.argmax(dim=1) != y).sum()
+            parts = torch.stack([loss.total, loss.margin, loss.reconstruction]).detach() * len(y)
+        # Σ over images of the total, margin, reconstruction losses; errors
+        return loss.total, torch.cat([parts, errors[None].to(parts.dtype)])
+
+    def summarise(sums: torch.Tensor, steps: int) -> dict:
         *loss_sums, train_errors = sums.tolist()
         total, margin, reconstruction = (value / len(images) for value in loss_sums)
-        entry = {"epoch": epoch, "lr": lr, "loss": total, "margin_loss": margin,
-                 "reconstruction_loss": reconstruction, "train_errors": round(train_errors),
-                 "train_seconds": round(time.perf_counter() - began, 2), "test_errors": None}
-        if config.eval_every and (epoch % config.eval_every == 0 or epoch == config.epochs):
-            began = time.perf_counter()
-            entry["test_errors"] = count_errors(model, data["test_x"].to(device), data["test_y"].to(device),
-                                                config.eval_batch_size)
-            entry["eval_seconds"] = round(time.perf_counter() - began, 2)
-        history.append(entry)
+        return {"lr": optimizer.param_groups[0]["lr"], "loss": total, "margin_loss": margin,
+                "reconstruction_loss": reconstruction, "train_errors": round(train_errors), "test_errors": None}
+
+    def describe(entry: dict) -> str:
         tested = "" if entry["test_errors"] is None else f"  test errors {entry['test_errors']}"
-        if config.progress:
-            tqdm.write(f"epoch {epoch:3d}  loss {total:.4f}  train errors {entry['train_errors']}{tested}")
-    return model, history
+        return f"epoch {entry['epoch']:3d}  loss {entry['loss']:.4f}  train errors {entry['train_errors']}{tested}"
+
+    def evaluate(model: CapsNet) -> dict:  # learning curves only: the test set selects nothing
+        return {"test_errors": count_errors(model, data["test_x"].to(device), data["test_y"].to(device),
+                                            config.eval_batch_size)}
+
+    task = Task(batches, loss, evaluate=evaluate, summarise=summarise, describe=describe, generators=[generator])
+    loop = LoopConfig(config.epochs, config.eval_every, progress=config.progress, log=config.progress, timing="per_epoch")
+    return model, train_loop(model, optimizer, task, loop, scheduler=schedule).history
 
 
 def save_model(model: CapsNet, path: str | Path, compact: bool = True) -> Path:
@@ -237,20 +222,18 @@ def main(argv: list[str] | None = None) -> dict:
         history[-1]["test_errors"] = count_errors(model, data["test_x"], data["test_y"], config.eval_batch_size)
         history[-1]["eval_seconds"] = round(time.perf_counter() - evaluated, 2)
     errors, n_test = history[-1]["test_errors"], len(data["test_y"])
-    report = {
-        "command": "python -m lessons_src.capsules.mnist_train " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "seed": config.seed,
-        "hardware": describe_hardware(device),
-        "torch": torch.__version__,
+    report = run_report("lessons_src.capsules.mnist_train", argv, config.seed, device, config.batch_size)
+    report.update({
         "config": {"model": asdict(model_config), "train": asdict(config)},
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "n_train": len(data["train_y"]),
         "n_test": n_test,
+        "train_seconds": round(sum(h["train_seconds"] for h in history), 1),
         "history": history,
         "test_errors": errors,
         "test_error_percent": 100.0 * errors / n_test,
         "paper_test_error_percent": PAPER_TEST_ERROR_PERCENT,
-    }
+    })
     if args.save_model is not None:
         save_model(model, args.save_model, compact=not args.save_float32)
         report["model_path"] = str(args.save_model)
@@ -262,13 +245,10 @@ def main(argv: list[str] | None = None) -> dict:
         n = min(args.snapshot_images, n_test)
         save_snapshot(model, data["test_x"][:n], data["test_y"][:n], args.save_snapshot)
         report["snapshot_path"] = str(args.save_snapshot)
-    report["wall_seconds"] = round(time.perf_counter() - began, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2) + "\n"
-    args.output.write_text(text)
+    report = write_report(report, began, args.output)
     print(f"test errors: {errors} / {n_test} ({report['test_error_percent']:.2f} %); "
           f"paper: {PAPER_TEST_ERROR_PERCENT['routing 3 + reconstruction']} %")
-    return json.loads(text)  # what the file holds (tuples become lists)
+    return report  # what the file holds (tuples become lists)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,18 @@ set with every 3 removed, with the bias correction chosen on the training images
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..training.checkpoint import save_checkpoint
-from ..training.device import describe_hardware, evaluating, pick_device
+from ..training.device import evaluating, pick_device, seed_everything
+from ..training.distributed import require_single_process
+from ..training.loop import LoopConfig, Task, train_loop
+from ..training.report import run_report, write_report
 from ..data.mnist import mnist_tensors
 from .dark_knowledge import choose_bias_shift, errors_by_class, without_class
 from .losses import distillation_loss
@@ -70,35 +70,36 @@ def train(
     teacher_logits: torch.Tensor | None = None,
 ) -> list[dict]:
     """Train ``model``; with ``teacher_logits`` (N, 10) use the distillation loss, else cross-entropy."""
+    require_single_process("distill.mnist_experiment")
     images, labels = data["train_x"], data["train_y"]
     device = images.device
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    steps_per_epoch = len(images) // config.batch_size
+    steps_per_epoch = len(images) // config.batch_size  # full batches only
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs * steps_per_epoch)
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        model.train()
+
+    def batches(epoch: int):
         order = torch.randperm(len(images), generator=generator, device=device)
-        total = torch.zeros((), device=device)
-        for step in tqdm(range(steps_per_epoch), desc=f"{name} {epoch}", disable=not config.progress, leave=False):
+        for step in range(steps_per_epoch):
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = jitter(images[batch], 2, generator) if augment else images[batch]  # (B, 28, 28)
-            logits = model(x)  # (B, 10)
-            if teacher_logits is None:
-                loss = F.cross_entropy(logits, labels[batch])
-            else:
-                loss = distillation_loss(logits, teacher_logits[batch], labels[batch],
-                                         config.temperature, config.alpha)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.detach()
-        errors = count_errors(model, data["test_x"], data["test_y"])
-        history.append({"epoch": epoch, "loss": float(total) / steps_per_epoch, "test_errors": errors})
-        tqdm.write(f"{name:9s} epoch {epoch:3d}  loss {history[-1]['loss']:.4f}  test errors {errors}")
-    return history
+            yield x, batch
+
+    def loss(model: MLP, batch) -> torch.Tensor:
+        x, rows = batch
+        logits = model(x)  # (B, 10)
+        if teacher_logits is None:
+            return F.cross_entropy(logits, labels[rows])
+        return distillation_loss(logits, teacher_logits[rows], labels[rows], config.temperature, config.alpha)
+
+    def describe(record: dict) -> str:
+        return f"{name:9s} epoch {record['epoch']:3d}  loss {record['loss']:.4f}  test errors {record['test_errors']}"
+
+    # test errors after every epoch, for the learning curves; nothing is selected on them
+    evaluate = lambda model: {"test_errors": count_errors(model, data["test_x"], data["test_y"])}  # noqa: E731
+    task = Task(batches, loss, evaluate=evaluate, describe=describe, generators=[generator])
+    loop = LoopConfig(config.epochs, eval_every=1, progress=config.progress, name=name, timing=None)
+    return train_loop(model, optimizer, task, loop, scheduler=schedule, scheduler_per="step").history
 
 
 STUDENT_SIZES = [784, 800, 800, 10]
@@ -189,26 +190,24 @@ def main(argv: list[str] | None = None) -> dict:
     config = RunConfig(args.epochs, args.batch_size, args.lr, args.temperature, args.alpha, args.seed,
                        args.device, not args.no_progress, args.omit_digit, students)
     began = time.perf_counter()
+    seed_everything(config.seed)  # run() reseeds torch before each model; Python and NumPy here
     outcome = run(config)
     errors = {name: outcome["results"][name]["test_errors"] for name in ("teacher", *students)}
     if args.save_teacher_logits:
         logits = predict_logits(outcome["models"]["teacher"], outcome["data"]["test_x"]).cpu().half()
         save_checkpoint({"test_logits": logits, "command": "see " + str(args.output)}, args.save_teacher_logits)
     gap = errors["student"] - errors["teacher"] if {"student", "distilled"} <= set(students) else None
-    report = {
-        "command": "python -m lessons_src.distill.mnist_experiment " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "seed": config.seed,
-        "hardware": describe_hardware(outcome["device"]),
-        "torch": torch.__version__,
+    report = run_report("lessons_src.distill.mnist_experiment", argv, config.seed, outcome["device"],
+                        config.batch_size)
+    report.update({
         "config": asdict(config),
         "test_errors": errors,
         "paper_test_errors": {"teacher": 67, "student": 146, "distilled": 74},
         "gap_closed": (errors["student"] - errors["distilled"]) / gap if gap and gap > 0 else None,
+        "train_seconds": round(sum(result["seconds"] for result in outcome["results"].values()), 1),
         "results": outcome["results"],
-        "wall_seconds": round(time.perf_counter() - began, 1),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    })
+    report = write_report(report, began, args.output)
     print(f"test errors: {errors}  (paper: teacher 67, student 146, distilled 74); "
           f"gap closed: {report['gap_closed']}")
     return report

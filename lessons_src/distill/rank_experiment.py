@@ -12,15 +12,15 @@ ranking, validation and test); the file also records parameter counts and infere
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from ..training.device import describe_hardware, evaluating, pick_device
+from ..training.device import evaluating, pick_device, seed_everything
+from ..training.distributed import require_single_process
+from ..training.report import run_report, write_report
 from ..evaluation.ranking import left_pad
 from ..training.results import load_compact_model
 from ..data import load_interactions, sequential_split
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     students = [s.strip() for s in args.students.split(",") if s.strip()]
     if not students or set(students) - {"scratch", "distilled"}:
         raise SystemExit(f"--students must list scratch and/or distilled, got {args.students!r}")
+    require_single_process("distill.rank_experiment")
     began = time.perf_counter()
     device = pick_device(args.device)
     split = sequential_split(load_interactions(args.dataset))
@@ -98,12 +99,11 @@ def main(argv: list[str] | None = None) -> dict:
     test_histories = torch.as_tensor(
         left_pad([split.history(int(u), "test") for u in split.evaluable_users("test")[:2048]], maxlen), device=device
     )
-    report = {
-        "command": "python -m lessons_src.distill.rank_experiment " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "dataset": args.dataset, "seed": args.seed, "hardware": describe_hardware(device),
-        "torch": torch.__version__, "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    report = run_report("lessons_src.distill.rank_experiment", argv, args.seed, device, config.batch_size)
+    report.update({
+        "dataset": args.dataset, "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "train": asdict(config), "models": {},
-    }
+    })
     report["models"]["teacher"] = {
         "config": teacher.config.to_dict(), "parameters": count_parameters(teacher),
         "metrics": evaluate_all(teacher.score, split, maxlen, args.seed, device),
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     top_k_seconds = None
     for name in students:
-        torch.manual_seed(args.seed)
+        seed_everything(args.seed)  # before the student is built: same initial weights for both
         student = SASRec(SASRecConfig(split.n_items, maxlen, args.hidden, args.blocks, 1, args.dropout))
         loss_fn = None
         if name == "distilled":
@@ -130,10 +130,8 @@ def main(argv: list[str] | None = None) -> dict:
         }
         print(f"{name}: test sampled {report['models'][name]['metrics']['test/sampled']}")
     report["teacher_top_k_seconds"] = top_k_seconds
-    report["wall_seconds"] = round(time.perf_counter() - began, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    report["train_seconds"] = round(sum(report["models"][name]["train_seconds"] for name in students), 1)
+    return write_report(report, began, args.output)
 
 
 if __name__ == "__main__":

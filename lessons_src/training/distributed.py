@@ -115,3 +115,9 @@ def mean_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
     tensor = tensor.clone()
     dist.all_reduce(tensor)
     return tensor / world.world_size
+
+
+def require_single_process(what: str) -> None:
+    """Refuse to run ``what`` under torchrun with several processes (each would repeat the same work)."""
+    if world_from_env().distributed:
+        raise SystemExit(f"{what} runs on one process; start it without torchrun (or with --nproc_per_node=1)")

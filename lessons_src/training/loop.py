@@ -47,7 +47,8 @@ class Task:
       ``{"loss": total / steps}``;
     * ``evaluate(model)`` — fields added to the record (e.g. ``{"valid": {...}}``), run in eval
       mode without gradients, on rank 0;
-    * ``describe(record)`` — the log line of an epoch;
+    * ``describe(record)`` — the log line of an epoch (None: no line); default: one line per
+      evaluation;
     * ``generators`` — the random streams the batches draw from: checkpointed and restored.
     """
 
@@ -68,8 +69,13 @@ class LoopConfig:
     progress: bool = True  # a tqdm bar over the steps of each epoch
     log: bool = True  # one line per epoch (task.describe), or per evaluation without it
     name: str = "epoch"  # the bar's label
+    # time fields of a record: "cumulative" — "seconds", training time so far; "per_epoch" —
+    # "train_seconds" of this epoch and "eval_seconds" of its evaluation; None — none
+    timing: str | None = "cumulative"
 
     def __post_init__(self):
+        if self.timing not in ("cumulative", "per_epoch", None):
+            raise ValueError(f"timing must be 'cumulative', 'per_epoch' or None, got {self.timing!r}")
         check_int("epochs", self.epochs, 1)
         check_int("eval_every", self.eval_every, 0)
         if self.patience is not None:
@@ -122,7 +128,10 @@ def train_loop(
     resume: bool = False,
     extra_state: dict | None = None,
 ) -> LoopResult:
-    """Train ``model`` (already on its device) as ``task`` says; returns the selected model in eval mode.
+    """Train ``model`` (already on its device) as ``task`` says.
+
+    With ``config.select_by`` the best state is loaded back and the model is left in eval mode;
+    without it, the model is the last epoch's, in the mode training left it.
 
     ``scheduler`` steps after every optimizer step (``scheduler_per="step"``) or after every epoch;
     ``checkpoint`` is written after every epoch and, with ``resume``, read first when it exists;
@@ -159,9 +168,9 @@ def train_loop(
     finally:
         if trusted is not None:
             model.check_inputs = trusted
-    if best_state is not None:
+    if best_state is not None:  # the selected model comes back ready to use: in eval mode
         model.load_state_dict(best_state)
-    model.eval()
+        model.eval()
     return result
 
 
@@ -189,7 +198,8 @@ def _epoch(epoch, step_module, model, optimizer, task, config, scheduler, schedu
         scheduler.step()
     seconds = time.perf_counter() - began
     result.seconds += seconds
-    record["train_seconds"] = round(seconds, 2)
+    if config.timing == "per_epoch":
+        record["train_seconds"] = round(seconds, 2)
     evaluated = []
     if task.evaluate and config.eval_every and (epoch % config.eval_every == 0 or epoch == config.epochs):
         began = time.perf_counter()
@@ -199,11 +209,14 @@ def _epoch(epoch, step_module, model, optimizer, task, config, scheduler, schedu
                 fields = task.evaluate(model)
         fields = distributed.from_main(fields)  # the others wait here for rank 0's evaluation
         record.update(fields)
-        record["eval_seconds"] = round(time.perf_counter() - began, 2)
+        if config.timing == "per_epoch":
+            record["eval_seconds"] = round(time.perf_counter() - began, 2)
         evaluated = list(fields)
-    record["seconds"] = round(result.seconds, 2)  # training time so far
-    if config.log and (task.describe or evaluated) and distributed.current_world().is_main:
-        tqdm.write(task.describe(record) if task.describe else _describe(record, evaluated))
+    if config.timing == "cumulative":
+        record["seconds"] = round(result.seconds, 2)
+    line = (task.describe(record) if task.describe else _describe(record, evaluated)) if config.log else None
+    if line and distributed.current_world().is_main:
+        tqdm.write(line)
     return record, evaluated
 
 
@@ -211,7 +224,9 @@ def _mean_loss(total: torch.Tensor, steps: int) -> dict:
     return {"loss": float(total) / steps}
 
 
-def _describe(record: dict, evaluated: list[str]) -> str:
+def _describe(record: dict, evaluated: list[str]) -> str | None:
+    if not evaluated:
+        return None  # one line per evaluation
     parts = [f"epoch {record['epoch']:4d}", f"loss {record['loss']:.4f}"]
     for key in evaluated:
         value = record[key]
