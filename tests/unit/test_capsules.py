@@ -71,17 +71,19 @@ def test_coupling_coefficients_sum_to_one_over_the_output_capsules_at_every_iter
     torch.testing.assert_close(F.softmax(routing.logits, dim=-1), routing.coefficients[-1])
 
 
-def test_a_router_that_normalises_over_the_input_capsules_fails_the_check():
-    """The bug seen in public code: softmax over i instead of over j. The check above catches it."""
-    u_hat = random_predictions()
-    b = torch.zeros(2, 7, 5, dtype=u_hat.dtype)
-    coefficients = []
-    for _ in range(3):
-        c = F.softmax(b, dim=1)  # wrong axis: Σ_i c_ij = 1
-        coefficients.append(c)
-        v = squash(torch.einsum("bij,bijd->bjd", c, u_hat))
-        b = b + torch.einsum("bijd,bjd->bij", u_hat, v)
-    assert not sum_to_one_over_outputs(torch.stack(coefficients))
+def test_the_library_normalises_over_the_output_capsules_not_over_the_inputs():
+    """The bug seen in public code is a softmax over i instead of over j (Σ_i c_ij = 1).
+
+    The library's couplings sum to 1 over the outputs j for every input i; over the inputs they do
+    not: with 7 inputs and 5 outputs the uniform start gives Σ_i c_ij = 7/5, and after routing the
+    outputs that won more agreement gather more of the vote than the others.
+    """
+    u_hat = random_predictions(n_in=7, n_out=5)
+    c = dynamic_routing(u_hat, iterations=3).coefficients  # (iterations, B, n_in, n_out)
+    assert sum_to_one_over_outputs(c)
+    over_inputs = c.sum(dim=2)  # (iterations, B, n_out)
+    torch.testing.assert_close(over_inputs[0], torch.full((2, 5), 7 / 5, dtype=u_hat.dtype))
+    assert (over_inputs[-1].amax(dim=-1) - over_inputs[-1].amin(dim=-1)).min() > 0.05
 
 
 def test_one_iteration_couples_uniformly_and_averages_the_predictions():
