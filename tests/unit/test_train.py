@@ -125,13 +125,14 @@ def test_cli_writes_a_complete_report(monkeypatch, tmp_path, interactions_factor
     argv = [
         "--dataset", "games", "--epochs", "2", "--maxlen", "8", "--hidden", "16", "--blocks", "1",
         "--batch-size", "16", "--eval-every", "1", "--seed", "3", "--device", "cpu", "--no-progress",
-        "--output", str(output),
+        "--l2-emb", "0.001", "--output", str(output),
     ]
     returned = train_module.main(argv)
     report = json.loads(output.read_text())
     assert report == json.loads(json.dumps(returned))
     assert report["command"] == "python -m lessons_src.sasrec.train " + " ".join(argv)
-    assert report["seed"] == 3 and report["dataset"] == "games"
+    assert report["seed"] == 3 and report["dataset"] == "games" and report["train"]["l2_emb"] == 0.001
+    assert report["world_size"] == 1 and report["per_rank_batch_size"] == 16
     assert "cpu" in report["hardware"] and torch.__version__ in report["hardware"]
     assert [r["epoch"] for r in report["history"]] == [1, 2]
     assert report["model"]["n_items"] == 25 and report["model"]["maxlen"] == 8
@@ -142,3 +143,28 @@ def test_cli_writes_a_complete_report(monkeypatch, tmp_path, interactions_factor
         assert metrics["users"] == 40  # every user has ≥ 6 items
     printed = capsys.readouterr().out
     assert "test (sampled)" in printed and "test (full)" in printed
+
+
+def test_l2_emb_is_tensorflows_l2_regularizer_on_item_and_position_tables(model_factory):
+    """tf.contrib.layers.l2_regularizer(λ)(W) = λ·ΣW²/2, on both tables (kang205/SASRec modules.embedding)."""
+    model = model_factory(seed=0, **MODEL)
+    items, positions = model.item_embedding.weight, model.position_embedding.weight
+    penalty = train_module.embedding_l2(model, 0.3)
+    expected = 0.3 * (items.detach().square().sum() + positions.detach().square().sum()) / 2
+    torch.testing.assert_close(penalty.detach(), expected)
+    penalty.backward()
+    torch.testing.assert_close(items.grad, 0.3 * items.detach())  # ∂/∂W of λ·ΣW²/2 = λ·W
+    torch.testing.assert_close(positions.grad, 0.3 * positions.detach())
+
+
+def test_fit_adds_l2_emb_to_the_training_loss(pattern_split, model_factory):
+    """One step per epoch (batch ≥ users): the reported loss differs by exactly the penalty at the
+    initial weights — the same batch and dropout masks, because the seed is the same."""
+    initial = model_factory(seed=0, **MODEL)
+    expected = float(train_module.embedding_l2(initial, 0.5))
+    losses = {}
+    for l2_emb in (0.0, 0.5):
+        result = fit(model_factory(seed=0, **MODEL), pattern_split,
+                     train_config(epochs=1, batch_size=64, l2_emb=l2_emb, eval_every=1))
+        losses[l2_emb] = result.history[0]["loss"]
+    assert losses[0.5] - losses[0.0] == pytest.approx(expected, rel=1e-5)
