@@ -24,6 +24,14 @@ def test_unavailable_cuda_is_a_clear_error():
         pick_device("cuda")
 
 
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                  (False, True, "mps"), (False, False, "cpu")])
+def test_automatic_choice_is_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device() == torch.device(expected)
+
+
 def test_automatic_choice_is_an_available_device():
     device = pick_device()
     assert device.type in ("cuda", "mps", "cpu")
