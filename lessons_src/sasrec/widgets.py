@@ -16,8 +16,7 @@ import torch
 
 from ..training.device import evaluating
 from ..evaluation.ranking import left_pad
-from .attention import attention_mask
-from .model import SASRec
+from .model import SASRec, attention_mask
 
 
 @torch.no_grad()

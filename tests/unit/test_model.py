@@ -1,4 +1,4 @@
-"""The SASRec model: causality, left-padding invariance, numerics, input checks, loss."""
+"""The SASRec model: causality, left-padding invariance, fast = plain, numerics, init, input checks, loss."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lessons_src.sasrec.attention import attention_mask
-from lessons_src.sasrec.model import SASRec, SASRecConfig, sasrec_loss
+from pathlib import Path
 
-# every way the model can compute: block layout × attention kernel × packed tokens
+from lessons_src.sasrec.model import SASRec, SASRecConfig, attention_mask, load_compact_sasrec, sasrec_loss
+
+LAYOUTS = ("official", "port", "pre_ln")
+# every way the model can compute: block layout × path
 VARIANTS = [
-    pytest.param(dict(block_layout=layout, fused_attention=fused, pack_tokens=packed),
-                 id=f"{layout}-{'fused' if fused else 'explicit'}-{'packed' if packed else 'grid'}")
-    for layout in ("official", "pre_ln")
-    for fused in (True, False)
-    for packed in (True, False)
+    pytest.param(dict(block_layout=layout, fast=fast), id=f"{layout}-{'fast' if fast else 'plain'}")
+    for layout in LAYOUTS
+    for fast in (True, False)
 ]
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "sasrec"
 
 
 def random_seq(batch, length, n_items, generator, min_real=1):
@@ -57,7 +58,7 @@ def test_left_padding_does_not_change_scores(model_factory, variant):
         torch.testing.assert_close(pad_features, pad_features[:1, :1].expand_as(pad_features))
 
 
-@pytest.mark.parametrize("layout", ["official", "pre_ln"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_attending_to_padding_makes_scores_depend_on_padding(model_factory, layout):
     """Why mask_padding_keys defaults to True: without it, left padding changes the prediction."""
     model = model_factory(perturb=True, block_layout=layout, mask_padding_keys=False).eval()
@@ -83,8 +84,10 @@ def test_no_nan_for_any_padding_pattern(model_factory, variant, mask_padding_key
         model.zero_grad()
         features = model.encode(seq)
         assert torch.isfinite(features).all()
-        pos_logits, neg_logits = model(seq, seq.roll(1, 1), torch.ones_like(seq))
-        features.sum().backward()
+        pos = seq.roll(-1, 1)  # a next-item target wherever the next slot is real
+        pos_logits, neg_logits = model(seq, pos, torch.ones_like(seq))
+        assert torch.isfinite(pos_logits).all() and torch.isfinite(neg_logits).all()
+        (features.sum() + sasrec_loss(pos_logits, neg_logits, pos)).backward()
         for name, parameter in model.named_parameters():
             assert parameter.grad is None or torch.isfinite(parameter.grad).all(), name
     with pytest.raises(ValueError, match="all padding"):
@@ -92,29 +95,86 @@ def test_no_nan_for_any_padding_pattern(model_factory, variant, mask_padding_key
     assert torch.isfinite(model.score(seq[1:])).all()
 
 
-@pytest.mark.parametrize("layout", ["official", "pre_ln"])
-def test_fused_and_explicit_models_agree(model_factory, layout):
+def padding_patterns():
+    """Left padding of random lengths, no padding, all but the newest slot padding, holes, all padding."""
+    g = torch.Generator().manual_seed(4)
+    left = random_seq(6, 8, 20, g)
+    full = torch.randint(1, 21, (2, 8), generator=g)
+    newest_only = torch.zeros(2, 8, dtype=torch.long)
+    newest_only[:, -1] = torch.tensor([3, 17])
+    holes = torch.randint(1, 21, (3, 8), generator=g) * (torch.rand(3, 8, generator=g) > 0.5)
+    holes[:, -1] = 5
+    empty = torch.zeros(1, 8, dtype=torch.long)
+    return {"left": left, "full": full, "newest-only": newest_only, "holes": holes, "mixed": torch.cat(
+        [left[:2], full[:1], newest_only[:1], holes[:1], empty])}
+
+
+@pytest.mark.parametrize("pattern", list(padding_patterns()))
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fast_and_plain_paths_give_the_same_outputs_and_gradients(model_factory, layout, training, pattern):
+    seq = padding_patterns()[pattern]
+    model = model_factory(perturb=True, block_layout=layout, dropout=0.0).train(training)
+    g = torch.Generator().manual_seed(5)
+    pos, neg = torch.randint(0, 21, seq.shape, generator=g), torch.randint(1, 21, seq.shape, generator=g)
+    probe = torch.randn(*seq.shape, model.config.hidden, generator=g)  # weighs every feature differently
+    results = {}
+    for fast in (True, False):
+        model.config.fast = fast
+        model.zero_grad()
+        features = model.encode(seq)
+        pos_logits, neg_logits = model(seq, pos, neg)
+        ((features * probe).sum() + sasrec_loss(pos_logits, neg_logits, pos)).backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        results[fast] = (features.detach(), pos_logits.detach(), neg_logits.detach(), grads)
+    for fast_value, plain_value in zip(results[True][:3], results[False][:3]):
+        torch.testing.assert_close(fast_value, plain_value, atol=1e-5, rtol=1e-5)
+    fast_grads, plain_grads = results[True][3], results[False][3]
+    assert fast_grads.keys() == plain_grads.keys()
+    for name in plain_grads:
+        torch.testing.assert_close(fast_grads[name], plain_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_return_weights_gives_distributions_over_allowed_keys(model_factory, layout):
     model = model_factory(perturb=True, block_layout=layout).eval()
     seq = random_seq(8, 8, 20, torch.Generator().manual_seed(4))
     seq[0] = 0
     with torch.no_grad():
-        model.config.fused_attention = True
-        fused = model.encode(seq)
-        model.config.fused_attention = False
-        explicit = model.encode(seq)
-        again, weights = model.encode(seq, return_weights=True)
-    torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(again, explicit)
-    model.config.pack_tokens = False  # computing on the whole grid, padding included
-    with torch.no_grad():
-        grid = model.encode(seq)
-    torch.testing.assert_close(grid, explicit, atol=1e-5, rtol=1e-5)
+        fast = model.encode(seq)
+        again, weights = model.encode(seq, return_weights=True)  # the plain path, whatever config.fast says
+    torch.testing.assert_close(again, fast, atol=1e-5, rtol=1e-5)
     allowed = attention_mask(seq)
     assert len(weights) == model.config.n_blocks
     for w in weights:
         assert w.shape == (8, model.config.n_heads, 8, 8)
         torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
         assert (w[~allowed[:, None].expand_as(w)] == 0).all()  # future and padding keys get nothing
+        assert (w[allowed[:, None].expand_as(w)] > 0).all()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_initialisation_is_glorot_uniform_with_zero_biases(layout):
+    """As the authors' TF defaults: U(±√(6 / (fan_in + fan_out))) for every matrix, zero biases."""
+    torch.manual_seed(0)
+    model = SASRec(SASRecConfig(n_items=400, maxlen=50, hidden=50, block_layout=layout))
+    matrices = 0
+    for name, parameter in model.named_parameters():
+        value = parameter.detach()
+        if parameter.dim() == 2:
+            matrices += 1
+            rows = value[1:] if name == "item_embedding.weight" else value
+            bound = math.sqrt(6 / sum(value.shape))
+            assert rows.abs().max() <= bound, name  # a normal of the same variance would exceed it
+            assert rows.abs().max() > 0.97 * bound, name
+            inner = (rows.abs() < bound / 2).float().mean().item()
+            assert inner == pytest.approx(0.5, abs=0.06), name  # uniform, not bell-shaped (≈ 0.66)
+        elif name.endswith("norm.weight"):
+            assert torch.equal(value, torch.ones_like(value)), name
+        else:
+            assert torch.equal(value, torch.zeros_like(value)), name  # linear biases, LayerNorm β
+    assert matrices == 2 + model.config.n_blocks * (6 if layout == "port" else 5)
+    assert torch.equal(model.item_embedding.weight[0], torch.zeros(50))  # the padding row
 
 
 def test_embedding_layer_scales_items_and_counts_positions_from_the_end(model_factory):
@@ -174,8 +234,14 @@ def test_bad_input_is_rejected_before_any_computation(tiny_model, monkeypatch, s
         (dict(hidden=10, n_heads=3), ["10", "3"]),
         (dict(n_items=0), ["n_items"]),
         (dict(dropout=1.0), ["dropout"]),
-        (dict(block_layout="post_ln"), ["post_ln"]),
+        (dict(block_layout="post_ln"), ["post_ln", "official", "port", "pre_ln"]),
         (dict(maxlen=0), ["maxlen"]),
+        (dict(hidden=0, n_heads=1), ["hidden"]),
+        (dict(n_blocks=1.5), ["n_blocks"]),
+        (dict(n_heads=True), ["n_heads"]),
+        (dict(dropout=-0.1), ["dropout"]),
+        (dict(mask_padding_keys="yes"), ["mask_padding_keys"]),
+        (dict(fast=1), ["fast"]),
     ],
 )
 def test_bad_config_is_rejected(overrides, words):
@@ -212,3 +278,27 @@ def test_forward_validates_targets_before_any_lookup():
         model(seq, seq, torch.tensor([[0, 11, 2, 3]]))
     with pytest.raises(ValueError, match="one shape"):
         model(seq, seq, torch.tensor([[1, 2, 3]]))
+
+
+def test_config_round_trips_and_drops_the_legacy_switches():
+    config = SASRecConfig(30, 10, 16, 1, 2, 0.2, "port", False, False)  # the positional order
+    assert SASRecConfig.from_dict(config.to_dict()) == config
+    legacy = dict(config.to_dict(), fused_attention=True, pack_tokens=False)
+    assert SASRecConfig.from_dict(legacy) == config
+    with pytest.raises(ValueError, match="unknown SASRecConfig keys"):
+        SASRecConfig.from_dict(dict(config.to_dict(), heads=2))
+
+
+@pytest.mark.parametrize("name", ["games", "ml-100k"])
+def test_committed_checkpoints_load_as_the_port_layout(name):
+    path = RESULTS / f"{name}_seed0_model.pt"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout")
+    model = load_compact_sasrec(path)
+    assert model.config.block_layout == "port"  # saved as "official", but trained with W_O
+    assert not model.training
+    history = torch.tensor([[0, 0, 1, 2, 3]])
+    scores = model.score(history)
+    assert scores.shape == (1, model.config.n_items + 1) and torch.isfinite(scores).all()
+    model.config.fast = False
+    torch.testing.assert_close(model.score(history), scores, atol=1e-4, rtol=1e-4)
