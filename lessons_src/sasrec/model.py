@@ -156,6 +156,9 @@ class Dropout(nn.Module):
             return byte_dropout(x, self.p, self.training)
         return F.dropout(x, self.p, self.training)
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
 
 # ---------------------------------------------------------------------------------------------------
 # §III-B self-attention (TF: modules.multihead_attention)
