@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,7 +23,7 @@ import torch
 from ..training.device import evaluating, make_generator, pick_device, seed_everything
 from ..training.distributed import require_single_process
 from ..training.loop import LoopConfig, LoopResult, Task, check_int, train_loop
-from ..training.report import run_report, write_report
+from ..training.report import add_run_arguments, run_report, training_fields, write_report
 from ..evaluation.ranking import RankingEvaluator, left_pad
 from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
@@ -206,14 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--eval-users", type=int, default=10_000, help="validation users, 0 = all")
     parser.add_argument("--select-by", default="Recall@50", choices=SELECTABLE)
-    parser.add_argument("--patience", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    parser.add_argument("--output", type=Path, default=Path("interest_metrics.json"))
-    parser.add_argument("--save-model", type=Path, default=None,
-                        help="also write the selected model as a compact float16 checkpoint")
-    parser.add_argument("--no-progress", action="store_true")
-    return parser
+    return add_run_arguments(parser, "interest_metrics.json")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -238,10 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
     report.update({
         "dataset": args.dataset,
         "model": model.config.to_dict(),
-        "train": asdict(config),
-        "train_seconds": round(result.seconds, 1),
-        "best": result.best,
-        "history": result.history,
+        **training_fields(config, result),
         "metrics": final_metrics(model, split, args.seed, device),
         "notes": "one held-out item per user: Recall@k = HR@k. full = rank among all unseen items; "
                  "sampled = among 100 random unseen items (chapter 1's protocol).",

@@ -22,20 +22,17 @@ from ..training.device import evaluating, pick_device, seed_everything
 from ..training.distributed import require_single_process
 from ..training.report import run_report, write_report
 from ..evaluation.ranking import left_pad
-from ..training.results import load_compact_model
 from ..data import load_interactions, sequential_split
-from ..sasrec.model import SASRec, SASRecConfig
+from ..sasrec.model import SASRec, SASRecConfig, load_compact_sasrec
 from ..sasrec.train import TrainConfig, evaluate_all, fit
 from .ranking import RankingDistillation, teacher_top_k
 
 
 def load_teacher(path: str | Path, device: torch.device) -> SASRec:
     """Chapter 1's compact SASRec checkpoint, as a frozen model in eval mode."""
-    config, state = load_compact_model(path)
-    teacher = SASRec(SASRecConfig(**config))
-    teacher.load_state_dict(state)
+    teacher = load_compact_sasrec(path, device)
     teacher.requires_grad_(False)
-    return teacher.to(device).eval()
+    return teacher
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:

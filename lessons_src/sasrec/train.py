@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,7 +20,7 @@ import torch
 from ..training import distributed
 from ..training.device import pick_device, seed_everything
 from ..training.loop import LoopConfig, LoopResult, Task, train_loop
-from ..training.report import run_report, write_report
+from ..training.report import add_run_arguments, run_report, training_fields, write_report
 from ..evaluation.ranking import RankingEvaluator
 from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
@@ -139,16 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weight of the authors' L2 penalty l2_emb·(ΣM² + ΣP²)/2 on the item and position tables")
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--eval-users", type=int, default=10_000, help="0 = all users")
-    parser.add_argument("--patience", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--output", type=Path, default=Path("sasrec_metrics.json"))
-    parser.add_argument("--save-model", type=Path, default=None,
-                        help="also write the selected model as a compact float16 checkpoint")
-    parser.add_argument("--no-progress", action="store_true")
-    return parser
+    return add_run_arguments(parser, "sasrec_metrics.json")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -176,10 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
         report.update({
             "dataset": args.dataset,
             "model": model.config.to_dict(),
-            "train": asdict(config),
-            "train_seconds": round(result.seconds, 1),
-            "best": result.best,
-            "history": result.history,
+            **training_fields(config, result),
             "metrics": evaluate_all(model.score, split, model.config.maxlen, args.seed, device, eval_users),
         })
         if args.save_model:

@@ -11,12 +11,14 @@ The header says how to repeat the run (``command``, ``seed``, ``git_commit``) an
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -80,3 +82,22 @@ def write_report(report: dict, began: float, path: str | os.PathLike) -> dict:
     if current_world().is_main:
         write_json(report, path)
     return json.loads(json.dumps(report))
+
+
+def training_fields(config, result) -> dict:
+    """The report's record of a :func:`~.loop.train_loop` run: settings (a dataclass), training time,
+    the selected epoch and every epoch's record."""
+    return {"train": asdict(config), "train_seconds": round(result.seconds, 1), "best": result.best,
+            "history": result.history}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, output: str) -> argparse.ArgumentParser:
+    """The flags every model-selecting CLI shares: patience, seed, device, output, save-model, progress."""
+    parser.add_argument("--patience", type=int, default=None, help="stop after this many evaluations without improvement")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
+    parser.add_argument("--output", type=Path, default=Path(output))
+    parser.add_argument("--save-model", type=Path, default=None,
+                        help="also write the selected model as a compact float16 checkpoint")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
