@@ -11,7 +11,7 @@ import torch
 from ..course.checkers import PASS, assert_correct
 from ..course.checkers import attempt as _attempt
 from ..evaluation.metrics import hit_rate, ndcg
-from .attention import causal_mask
+from .model import causal_mask
 from .model import sasrec_loss
 
 
