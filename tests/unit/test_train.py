@@ -161,7 +161,7 @@ def test_fit_adds_l2_emb_to_the_training_loss(pattern_split, model_factory):
     """One step per epoch (batch ≥ users): the reported loss differs by exactly the penalty at the
     initial weights — the same batch and dropout masks, because the seed is the same."""
     initial = model_factory(seed=0, **MODEL)
-    expected = float(train_module.embedding_l2(initial, 0.5))
+    expected = float(train_module.embedding_l2(initial, 0.5).detach())
     losses = {}
     for l2_emb in (0.0, 0.5):
         result = fit(model_factory(seed=0, **MODEL), pattern_split,
