@@ -28,9 +28,9 @@ from ..sasrec.train import TrainConfig, evaluate_all, fit
 from .ranking import RankingDistillation, teacher_top_k
 
 
-def load_teacher(path: str | Path, device: torch.device) -> SASRec:
+def load_teacher(path: str | Path, device: torch.device, n_items: int | None = None) -> SASRec:
     """Chapter 1's compact SASRec checkpoint, as a frozen model in eval mode."""
-    teacher = load_compact_sasrec(path, device)
+    teacher = load_compact_sasrec(path, device, n_items)
     teacher.requires_grad_(False)
     return teacher
 
@@ -86,10 +86,10 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     device = pick_device(args.device)
     split = sequential_split(load_interactions(args.dataset))
-    teacher = load_teacher(args.teacher, device)
-    if teacher.config.n_items != split.n_items:
-        raise SystemExit(f"--teacher {args.teacher} was trained on {teacher.config.n_items} items, "
-                         f"{args.dataset} has {split.n_items}")
+    try:
+        teacher = load_teacher(args.teacher, device, split.n_items)
+    except ValueError as error:
+        raise SystemExit(f"--teacher: {error} ({args.dataset})") from error
     maxlen = teacher.config.maxlen
     config = TrainConfig(epochs=args.epochs, eval_every=args.eval_every, seed=args.seed, device=args.device,
                          progress=not args.no_progress)

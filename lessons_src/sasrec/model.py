@@ -357,14 +357,18 @@ class SASRec(nn.Module):
         return (self.item_embedding(candidates) @ last.unsqueeze(-1)).squeeze(-1)  # (B, K)
 
 
-def load_compact_sasrec(path: str | os.PathLike, device: torch.device | str = "cpu") -> SASRec:
+def load_compact_sasrec(path: str | os.PathLike, device: torch.device | str = "cpu",
+                        n_items: int | None = None) -> SASRec:
     """A model saved by ``training.results.save_compact_model``, in eval mode.
 
     Checkpoints from before the ``port`` layout existed say ``block_layout: "official"`` but were
     trained with an output projection W_O (``…attention.out.weight``): they load as ``port``.
+    ``n_items``: the catalogue size of the data it will score; a model trained on another raises.
     """
     saved, state = load_compact_model(path)
     config = SASRecConfig.from_dict(saved)
+    if n_items is not None and config.n_items != n_items:
+        raise ValueError(f"{path} was trained on {config.n_items} items, the data has {n_items}")
     if config.block_layout == "official" and any(k.endswith("attention.out.weight") for k in state):
         config.block_layout = "port"
     model = SASRec(config)
