@@ -1,9 +1,9 @@
 """Figures and widgets that show what SASRec's attention computes.
 
 ``plot_attention`` draws, for one user, the allowed-mask (causal ∧ not padding) next to the learned
-attention weights of one block. ``attention_explorer`` wraps it in ipywidgets (user × block) for a
-live kernel; ``attention_grid`` draws several users × blocks at once, a static figure that the
-HTML book shows without a kernel.
+attention weights of one block. ``attention_explorer`` pre-renders it for every model × user × block
+into ipywidgets that work without a kernel (in the HTML book too); ``attention_grid`` draws several
+users × blocks at once as one static figure.
 """
 
 from __future__ import annotations
@@ -77,32 +77,51 @@ def attention_grid(model, histories: Sequence[np.ndarray], names: Sequence[str],
     return fig
 
 
-def attention_explorer(models, split, users: Sequence[int], stage: str = "test"):
-    """ipywidgets: pick a model, a user and a block; see the mask and the weights (needs a kernel).
+def attention_explorer(models, split, users: Sequence[int], stage: str = "test", *, block: int | None = None,
+                       dpi: int = 64, width: int = 620):
+    """Pick a model, a user and a block; see the mask and the weights — in the HTML book too (no kernel).
 
-    ``models`` is one SASRec or a dict name → SASRec (e.g. an early and a fully trained checkpoint).
+    ``models`` is one SASRec or a dict name → SASRec (e.g. a fully trained, an early and an untrained
+    checkpoint). Every (model, user, block) state is drawn in advance by :func:`plot_attention` into a
+    PNG (``dpi``, shown ``width`` px wide) and the three controls pick the page of a nested ``Stack``
+    in the browser (:func:`~lessons_src.viz.static_widgets.linked_grid`). It opens on the first model,
+    the first user and ``block`` (1-based; default the last block, whose weights are the sharpest).
+    A model with fewer blocks than the others shows its last block for the missing ones.
     """
     import ipywidgets as widgets
 
+    from ..viz.static_widgets import figure_png, linked_grid, png_tag
+
     models = models if isinstance(models, dict) else {"model": models}
-    output = widgets.Output()
-    which = widgets.Dropdown(options=list(models), description="model")
-    user = widgets.Dropdown(options=[(f"user {u} ({len(split.history(u, stage))} items)", u) for u in users],
-                            description="user")
-    block = widgets.IntSlider(1, 1, max(m.config.n_blocks for m in models.values()), description="block")
-
-    def redraw(*_):
-        with output:
-            output.clear_output(wait=True)
-            model = models[which.value]
-            plot_attention(model, split.history(user.value, stage), min(block.value, model.config.n_blocks) - 1,
-                           title=f"{which.value}: ")
-            plt.show()
-
-    for control in (which, user, block):
-        control.observe(redraw, "value")
-    redraw()
-    return widgets.VBox([widgets.HBox([which, user, block]), output])
+    users = [int(u) for u in users]
+    if not models or not users:
+        raise ValueError(f"need at least one model and one user, got {len(models)} models and {len(users)} users")
+    n_blocks = max(m.config.n_blocks for m in models.values())
+    block = n_blocks if block is None else block
+    if not 1 <= block <= n_blocks:
+        raise ValueError(f"block must lie in 1..{n_blocks}, got {block}")
+    histories = [split.history(u, stage) for u in users]
+    wide = {"description_width": "initial"}
+    which = widgets.Dropdown(options=list(models), index=0, description="model", style=wide)
+    who = widgets.Dropdown(options=[f"user {u} ({len(h)} items)" for u, h in zip(users, histories)], index=0,
+                           description="user", style=wide)
+    depth = widgets.SelectionSlider(options=[f"block {b + 1}" for b in range(n_blocks)], index=block - 1,
+                                    description="block", continuous_update=True, style=wide)
+    pages = {}
+    for m, (name, model) in enumerate(models.items()):
+        for u, (user, history) in enumerate(zip(users, histories)):
+            for b in range(n_blocks):
+                shown = min(b, model.config.n_blocks - 1)
+                label = f"{name} · user {user} · block {b + 1}"
+                if shown != b:
+                    label += f" (the model has {model.config.n_blocks}: block {shown + 1} shown)"
+                fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.5), constrained_layout=True)
+                plot_attention(model, history, block=shown, axes=axes)
+                fig.suptitle(label, fontsize=11)
+                pages[m, u, b] = png_tag(figure_png(fig, dpi=dpi), width, label)
+    shown_page = linked_grid(pages, [which, who, depth])
+    return widgets.VBox([widgets.HBox([which, who, depth], layout=widgets.Layout(flex_flow="row wrap")),
+                         shown_page])
 
 
 @torch.no_grad()

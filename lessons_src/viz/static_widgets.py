@@ -107,3 +107,36 @@ def array_png(image: np.ndarray, scale: int = 3) -> bytes:
     buffer = io.BytesIO()
     plt.imsave(buffer, big, cmap="gray_r", vmin=0, vmax=1, format="png")
     return buffer.getvalue()
+
+
+def linked_grid(pages_by_key: dict, controls: Sequence):
+    """A nested ``Stack`` showing ``pages_by_key[(i, j, …)]`` where i, j, … are the controls' indices.
+
+    ``controls`` are selection widgets (Dropdown, SelectionSlider, …), one per level of the key,
+    outermost first; level ``d`` has ``len(controls[d].options)`` pages. Each control is ``jslink``-ed
+    to the ``selected_index`` of every stack of its level, so the browser alone picks the page
+    (``jslink`` copies one value; the nesting turns several values into one page). Pages are
+    widgets or HTML strings; every key of the full grid must be present. Returns the outer stack.
+    """
+    import itertools
+
+    import ipywidgets as widgets
+
+    sizes = [len(control.options) for control in controls]
+    expected = set(itertools.product(*(range(n) for n in sizes)))
+    if not controls or set(pages_by_key) != expected:
+        raise ValueError(f"need one page per key of the {' × '.join(map(str, sizes)) or 'empty'} grid, "
+                         f"got {len(pages_by_key)} pages")
+
+    def build(prefix: tuple):
+        level = len(prefix)
+        if level == len(controls):
+            page = pages_by_key[prefix]
+            return widgets.HTML(page) if isinstance(page, str) else page
+        control = controls[level]
+        index = control.index if control.index is not None else 0
+        stack = widgets.Stack([build(prefix + (i,)) for i in range(sizes[level])], selected_index=index)
+        widgets.jslink((control, "index"), (stack, "selected_index"))
+        return stack
+
+    return build(())
