@@ -12,8 +12,16 @@ the system Chromium through Playwright (no browser download, no network) and fai
 * an ``<img>`` did not load, or a chapter page (``notebooks/*.html``) has none,
 * a page embeds ipywidgets state but the html-manager did not render every widget,
 * a CSS selector listed for the page in ``expectations.json`` matches nothing,
-* the page lists ``@slider-works`` and moving its first widget slider with the keyboard does not
-  change what the page shows (the pre-rendered, ``jslink``-ed widgets must work without a kernel).
+* a widget control does not change what its widget shows: every Dropdown option is selected and
+  every slider is moved with the keyboard, one step at a time (at most ``MAX_STEPS`` per slider),
+  as a reader would; after each step the widget's visible output (text and images, the controls'
+  own labels and readouts excluded) must differ from before (the pre-rendered, ``jslink``-ed
+  widgets must work without a kernel),
+* the page lists ``@slider-works`` but has no widget slider,
+* at the 1280 px wide viewport a code cell's input, a cell output, a table, a displayed equation
+  or a widget is wider than the box it sits in (``scrollWidth > clientWidth + 1`` for the element
+  or for the nearest box that clips or scrolls it, or it sticks out of the article column): the
+  reader would have to scroll sideways or would see it cut off.
 
 A full-page screenshot of every page goes to ``<html>/_screenshots/<page>.png``.
 
@@ -100,31 +108,195 @@ PAGE_FACTS_JS = """
 
 
 SLIDER_CHECK = "@slider-works"
+MAX_STEPS = 12  # slider steps tried per slider (bounded time on long sliders)
+SETTLE_MS = 1_500  # how long a control may take to change the view
 
+# A top-level widget = the element the html-manager rendered in place of a widget-view script.
+WIDGET_ROOTS_JS = """
+() => Array.from(document.querySelectorAll('%(view)s')).map(v => v.previousElementSibling)
+  .filter(e => e && (e.matches('.jupyter-widgets, .widget-subarea') || e.querySelector('.jupyter-widgets')))
+  .map((e, i) => { e.setAttribute('data-check-widget', String(i)); return i; })
+""" % {"view": WIDGET_VIEW}
 
-# the page's text without the sliders' own readouts (which change whether or not anything is linked)
-SHOWN_TEXT_JS = """
-() => {
-  const copy = document.body.cloneNode(true);
-  copy.querySelectorAll('.widget-readout, .noUi-target, .widget-label').forEach(e => e.remove());
-  return copy.textContent;
+# What a widget's view shows now, as a short hash: the visible text and images, controls excluded
+# (a readout changes whether or not anything is linked to its slider).
+SHOWN_JS = """
+(root) => {
+  const skip = '.widget-readout, .widget-label, .widget-dropdown, .widget-slider, .slider-container, ' +
+               '.widget-selection-slider, .widget-inline-hbox > input, select';
+  const parts = [];
+  const walk = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) { const t = node.textContent.trim(); if (t) parts.push(t); return; }
+    if (node.nodeType !== Node.ELEMENT_NODE || node.matches(skip)) return;
+    const style = getComputedStyle(node);
+    if (node.getClientRects().length === 0 || style.visibility === 'hidden') return;
+    if (node.tagName === 'IMG') parts.push('img:' + node.currentSrc + '#' + node.alt);
+    if (node.tagName === 'CANVAS') parts.push('canvas:' + node.toDataURL());
+    node.childNodes.forEach(walk);
+  };
+  walk(root);
+  const text = parts.join('|');
+  let h = 5381;
+  for (let i = 0; i < text.length; i++) h = ((h * 33) ^ text.charCodeAt(i)) >>> 0;
+  return text.length + ':' + h;
+}
+"""
+
+# The controls of one widget, each tagged so Playwright can find it again.
+CONTROLS_JS = """
+(root) => {
+  const found = [];
+  const name = (el) => {
+    const box = el.closest('.widget-inline-hbox, .widget-dropdown, .widget-slider');
+    const label = box && box.querySelector('.widget-label');
+    return (label && label.textContent.trim()) || '(unlabelled)';
+  };
+  root.querySelectorAll('select, .noUi-handle, input[type=range]').forEach((el, i) => {
+    el.setAttribute('data-check-control', String(i));
+    if (el.tagName === 'SELECT') {
+      found.push({id: i, kind: 'dropdown', name: name(el), count: el.options.length, now: el.selectedIndex});
+    } else if (el.tagName === 'INPUT') {
+      found.push({id: i, kind: 'slider', name: name(el), min: +el.min, max: +el.max, now: +el.value,
+                  step: +(el.step || 1)});
+    } else {
+      found.push({id: i, kind: 'slider', name: name(el), min: +el.getAttribute('aria-valuemin'),
+                  max: +el.getAttribute('aria-valuemax'), now: +el.getAttribute('aria-valuenow'), step: 1});
+    }
+  });
+  return found;
 }
 """
 
 
-def slider_changes_view(page) -> str | None:
-    """Press → on the first widget slider's handle; the text the page shows must change (no kernel here)."""
-    handles = page.locator(".jupyter-widgets .noUi-handle")
-    if handles.count() == 0:
-        return "no widget slider on the page (expected one: @slider-works)"
-    before = page.evaluate(SHOWN_TEXT_JS)
-    handles.first.scroll_into_view_if_needed()
-    handles.first.focus()
-    page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(500)
-    if page.evaluate(SHOWN_TEXT_JS) == before:
-        return "moving the first widget slider changed nothing on the page (are its pages jslink-ed?)"
-    return None
+def _wait_for_change(page, root, before: str) -> str | None:
+    """The widget's new shown-hash, or None if it did not change within SETTLE_MS."""
+    deadline = time.perf_counter() + SETTLE_MS / 1000
+    while True:
+        now = root.evaluate(SHOWN_JS)
+        if now != before:
+            return now
+        if time.perf_counter() > deadline:
+            return None
+        page.wait_for_timeout(50)
+
+
+def exercise_widget(page, index: int) -> tuple[list[str], int, int]:
+    """Try every control of top-level widget ``index``; (problems, controls, interactions)."""
+    root = page.locator(f'[data-check-widget="{index}"]')
+    root.scroll_into_view_if_needed()
+    controls = root.evaluate(CONTROLS_JS)
+    problems, interactions = [], 0
+    for c in controls:
+        control = root.locator(f'[data-check-control="{c["id"]}"]')
+        where = f'widget #{index + 1}, {c["kind"]} "{c["name"]}"'
+        shown = root.evaluate(SHOWN_JS)
+        if c["kind"] == "dropdown":
+            order = [i for i in range(c["count"]) if i != c["now"]] + ([c["now"]] if c["count"] > 1 else [])
+            for option in order:
+                control.select_option(index=option)
+                interactions += 1
+                changed = _wait_for_change(page, root, shown)
+                if changed is None:
+                    problems.append(f"{where}: selecting option {option + 1}/{c['count']} did not change "
+                                    "what the widget shows (is the control jslink-ed to its pages?)")
+                    break
+                shown = changed
+            continue
+        room_right = int(round((c["max"] - c["now"]) / c["step"]))
+        room_left = int(round((c["now"] - c["min"]) / c["step"]))
+        forward, back = ("ArrowRight", "ArrowLeft") if room_right > 0 else ("ArrowLeft", "ArrowRight")
+        steps = min(MAX_STEPS, room_right or room_left)  # rightwards if it can, else leftwards
+        if steps == 0:
+            problems.append(f"{where}: the slider has a single position")
+            continue
+        done = 0
+        for step in range(steps):
+            control.focus()
+            page.keyboard.press(forward)
+            interactions += 1
+            done += 1
+            changed = _wait_for_change(page, root, shown)
+            if changed is None:
+                problems.append(f"{where}: step {step + 1} ({forward}) did not change what the widget shows "
+                                "(is the slider jslink-ed to its pages?)")
+                break
+            shown = changed
+        for _ in range(done):  # back to the opening state, so the next control starts from it
+            control.focus()
+            page.keyboard.press(back)
+        page.wait_for_timeout(100)
+    return problems, len(controls), interactions
+
+
+def exercise_widgets(page, require_slider: bool) -> tuple[list[str], str]:
+    """Every control of every widget on the page must change its widget's view."""
+    roots = page.evaluate(WIDGET_ROOTS_JS)
+    problems, n_controls, n_interactions = [], 0, 0
+    for index in roots:
+        found, controls, interactions = exercise_widget(page, index)
+        problems += found
+        n_controls += controls
+        n_interactions += interactions
+    if require_slider and page.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets input[type=range]").count() == 0:
+        problems.append("no widget slider on the page (expected one: @slider-works)")
+    return problems, f"controls={n_controls} steps={n_interactions}"
+
+
+# Elements a reader sees that must fit the page: (kind, selector).
+OVERFLOW_KINDS = [
+    ("code input", "div.cell_input pre"),
+    ("cell output", "div.cell_output > .output, div.cell_output pre, div.cell_output > div"),
+    ("table", "table"),
+    ("equation", 'mjx-container[display="true"], div.math'),
+    ("widget", "div.cell_output .jupyter-widgets.widget-container"),
+]
+
+# Open collapsed cells (a reader can), then list every element of OVERFLOW_KINDS that is wider than
+# the box it sits in: itself (it scrolls or clips), the nearest ancestor that clips or scrolls it, or
+# the article column. Only the innermost offenders are reported (an output is wide because of its table).
+OVERFLOW_JS = """
+(kinds) => {
+  document.querySelectorAll('details').forEach(d => d.open = true);
+  const article = document.querySelector('article.bd-article, main, body');
+  const column = article.getBoundingClientRect();
+  const clips = (el) => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+  const bad = [];
+  for (const [kind, selector] of kinds) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (el.getClientRects().length === 0) continue;
+      const rect = el.getBoundingClientRect();
+      let reason = null;
+      if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
+        reason = `scrollWidth ${el.scrollWidth} > clientWidth ${el.clientWidth}`;
+      } else {
+        let box = el.parentElement;
+        while (box && box !== article && !clips(box)) box = box.parentElement;
+        if (box && box !== article && box.scrollWidth > box.clientWidth + 1 &&
+            rect.width > box.clientWidth + 1) {
+          reason = `${Math.round(rect.width)} px wide in a ${box.clientWidth} px scroll box`;
+        } else if (rect.right > column.right + 1 || rect.left < column.left - 1) {
+          reason = `sticks out of the ${Math.round(column.width)} px article column ` +
+                   `(${Math.round(rect.left - column.left)}..${Math.round(rect.right - column.left)} px)`;
+        }
+      }
+      if (reason) bad.push({el, kind, reason});
+    }
+  }
+  const inner = bad.filter(b => !bad.some(o => o !== b && b.el.contains(o.el)));
+  const seen = new Set();
+  return inner.filter(b => !seen.has(b.el) && seen.add(b.el)).map(b => ({
+    kind: b.kind, reason: b.reason,
+    snippet: b.el.textContent.replace(/\\s+/g, ' ').trim().slice(0, 70) ||
+             (b.el.querySelector('img') ? 'image ' + (b.el.querySelector('img').alt || '') : '(no text)'),
+  }));
+}
+"""
+
+
+def overflowing(page) -> list[str]:
+    """What does not fit the page at the current viewport."""
+    return [f"overflow: {o['kind']} ({o['reason']}): {o['snippet']!r}"
+            for o in page.evaluate(OVERFLOW_JS, OVERFLOW_KINDS)]
 
 
 def check_page(context, base: str, page_rel: str, selectors: list[str], shots: Path) -> list[str]:
@@ -187,20 +359,24 @@ def check_page(context, base: str, page_rel: str, selectors: list[str], shots: P
             "without widget state (execute it with nbclient's store_widget_state=True)"
         )
     for selector in selectors:
-        if selector == SLIDER_CHECK:
-            problem = slider_changes_view(page)
-            if problem:
-                problems.append(problem)
-        elif page.locator(selector).count() == 0:
+        if selector != SLIDER_CHECK and page.locator(selector).count() == 0:
             problems.append(f"expected selector matches nothing: {selector!r}")
+    t_widgets = time.perf_counter()
+    widget_problems, exercised = exercise_widgets(page, SLIDER_CHECK in selectors)
+    problems += widget_problems
+    t_overflow = time.perf_counter()
+    overflows = overflowing(page)
+    problems += overflows
+    t_done = time.perf_counter()
 
     shot = shots / (page_rel[: -len(".html")].replace("/", "__") + ".png")
     page.screenshot(path=str(shot), full_page=True)
     page.close()
     print(
         f"  {'FAIL' if problems else 'ok  '} {page_rel}: math={facts['mathCount']} "
-        f"img={len(facts['images'])} widgets={facts['widgetCount']}/{facts['widgetViews']} "
-        f"-> {shot.relative_to(shots.parent)}"
+        f"img={len(facts['images'])} widgets={facts['widgetCount']}/{facts['widgetViews']} {exercised} "
+        f"overflows={len(overflows)} ({t_overflow - t_widgets:.1f} s controls, {t_done - t_overflow:.1f} s "
+        f"overflow) -> {shot.relative_to(shots.parent)}"
     )
     return problems
 
