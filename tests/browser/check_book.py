@@ -25,8 +25,14 @@ the system Chromium through Playwright (no browser download, no network) and fai
 
 A full-page screenshot of every page goes to ``<html>/_screenshots/<page>.png``.
 
+``--self-test`` shows that the widget and overflow checks can fail: it writes three pages into
+``<html>/_selftest/`` (built from a chapter page's template) and requires that a widget whose
+controls are all ``jslink``-ed passes, that the same widget with one link removed is reported
+for exactly that control, and that a too-wide table and a too-wide text output inside a scroll box
+are reported as overflow.
+
 Usage: tests/browser/check_book.py [--html-dir book/_build/html]
-       [--expectations tests/browser/expectations.json] [--chromium /usr/bin/chromium]
+       [--expectations tests/browser/expectations.json] [--chromium /usr/bin/chromium] [--self-test]
 """
 from __future__ import annotations
 
@@ -51,7 +57,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SKIP_DIRS = {"_static", "_sources", "_images", "_screenshots", "_downloads"}
+SKIP_DIRS = {"_static", "_sources", "_images", "_screenshots", "_downloads", "_selftest"}
 RENDER_TIMEOUT_MS = 30_000
 WIDGET_STATE = 'script[type="application/vnd.jupyter.widget-state+json"]'
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
@@ -108,7 +114,8 @@ PAGE_FACTS_JS = """
 
 
 SLIDER_CHECK = "@slider-works"
-MAX_STEPS = 12  # slider steps tried per slider (bounded time on long sliders)
+MAX_STEPS = 12  # positions tried per control beyond the opening one (bounded time on long sliders)
+MAX_MOVES_PER_WIDGET = 250  # moves per widget over all combinations of its controls
 SETTLE_MS = 1_500  # how long a control may take to change the view
 
 # A top-level widget = the element the html-manager rendered in place of a widget-view script.
@@ -152,6 +159,7 @@ CONTROLS_JS = """
     return (label && label.textContent.trim()) || '(unlabelled)';
   };
   root.querySelectorAll('select, .noUi-handle, input[type=range]').forEach((el, i) => {
+    if (el.getClientRects().length === 0) return;  // a control on a hidden page of a Stack
     el.setAttribute('data-check-control', String(i));
     if (el.tagName === 'SELECT') {
       found.push({id: i, kind: 'dropdown', name: name(el), count: el.options.length, now: el.selectedIndex});
@@ -180,52 +188,96 @@ def _wait_for_change(page, root, before: str) -> str | None:
         page.wait_for_timeout(50)
 
 
+class _Control:
+    """One control of a widget and the positions the check visits: up to MAX_STEPS + 1 of them,
+    starting where the control opens; a slider's positions are consecutive (one key press apart)."""
+
+    def __init__(self, root, facts: dict, widget_index: int):
+        self.locator = root.locator(f'[data-check-control="{facts["id"]}"]')
+        self.kind = facts["kind"]
+        self.where = f'widget #{widget_index + 1}, {self.kind} "{facts["name"]}"'
+        if self.kind == "dropdown":
+            start = facts["now"] if facts["now"] >= 0 else 0
+            others = [i for i in range(facts["count"]) if i != start]
+            self.positions = [start] + others[:MAX_STEPS]
+            self.count = facts["count"]
+        else:
+            step = facts["step"] or 1
+            start = int(round((facts["now"] - facts["min"]) / step))
+            top = int(round((facts["max"] - facts["min"]) / step))
+            if top > start:  # rightwards if it can, else leftwards
+                self.positions = list(range(start, min(top, start + MAX_STEPS) + 1))
+            else:
+                self.positions = list(range(start, max(0, start - MAX_STEPS) - 1, -1))
+            self.count = top + 1
+        self.at = 0  # index into positions
+        self.forward = True
+
+    def move(self, page, to: int) -> str:
+        """Go to positions[to] as a reader would; returns what was done, for the report."""
+        old, new = self.positions[self.at], self.positions[to]
+        self.at = to
+        if self.kind == "dropdown":
+            self.locator.select_option(index=new)
+            return f"selecting option {new + 1}/{self.count}"
+        key = "ArrowRight" if new > old else "ArrowLeft"
+        self.locator.focus()
+        page.keyboard.press(key)
+        return f"moving it from position {old + 1} to {new + 1}/{self.count} ({key})"
+
+
 def exercise_widget(page, index: int) -> tuple[list[str], int, int]:
-    """Try every control of top-level widget ``index``; (problems, controls, interactions)."""
+    """Visit every combination of the widget's control positions, one move at a time; after each move
+    the widget must show something else. (problems, controls, moves)
+
+    The traversal is an odometer that sweeps back and forth (boustrophedon): the last control sweeps
+    all its positions at every combination of the others, so a link missing in one branch of a
+    nested Stack (say, the block slider of the third model's fifth user) is found too.
+    """
     root = page.locator(f'[data-check-widget="{index}"]')
     root.scroll_into_view_if_needed()
-    controls = root.evaluate(CONTROLS_JS)
-    problems, interactions = [], 0
+    controls = [_Control(root, facts, index) for facts in root.evaluate(CONTROLS_JS)]
+    controls = [c for c in controls if len(c.positions) > 1 or c.kind == "slider"]
+    problems: list[str] = []
+    moves = 0
     for c in controls:
-        control = root.locator(f'[data-check-control="{c["id"]}"]')
-        where = f'widget #{index + 1}, {c["kind"]} "{c["name"]}"'
-        shown = root.evaluate(SHOWN_JS)
-        if c["kind"] == "dropdown":
-            order = [i for i in range(c["count"]) if i != c["now"]] + ([c["now"]] if c["count"] > 1 else [])
-            for option in order:
-                control.select_option(index=option)
-                interactions += 1
-                changed = _wait_for_change(page, root, shown)
-                if changed is None:
-                    problems.append(f"{where}: selecting option {option + 1}/{c['count']} did not change "
-                                    "what the widget shows (is the control jslink-ed to its pages?)")
-                    break
-                shown = changed
-            continue
-        room_right = int(round((c["max"] - c["now"]) / c["step"]))
-        room_left = int(round((c["now"] - c["min"]) / c["step"]))
-        forward, back = ("ArrowRight", "ArrowLeft") if room_right > 0 else ("ArrowLeft", "ArrowRight")
-        steps = min(MAX_STEPS, room_right or room_left)  # rightwards if it can, else leftwards
-        if steps == 0:
-            problems.append(f"{where}: the slider has a single position")
-            continue
-        done = 0
-        for step in range(steps):
-            control.focus()
-            page.keyboard.press(forward)
-            interactions += 1
-            done += 1
-            changed = _wait_for_change(page, root, shown)
+        if len(c.positions) < 2:
+            problems.append(f"{c.where}: the slider has a single position")
+    controls = [c for c in controls if len(c.positions) > 1]
+    shown = [root.evaluate(SHOWN_JS)]
+    broken: set[int] = set()
+
+    def sweep(level: int) -> bool:
+        """Sweep control ``level`` across its positions, recursing inward; False once the budget is spent."""
+        nonlocal moves
+        if level == len(controls):
+            return True
+        if not sweep(level + 1):
+            return False
+        c = controls[level]
+        order = range(1, len(c.positions)) if c.forward else range(len(c.positions) - 2, -1, -1)
+        for to in order:
+            if moves >= MAX_MOVES_PER_WIDGET:
+                return False
+            done = c.move(page, to)
+            moves += 1
+            changed = _wait_for_change(page, root, shown[0])
             if changed is None:
-                problems.append(f"{where}: step {step + 1} ({forward}) did not change what the widget shows "
-                                "(is the slider jslink-ed to its pages?)")
-                break
-            shown = changed
-        for _ in range(done):  # back to the opening state, so the next control starts from it
-            control.focus()
-            page.keyboard.press(back)
-        page.wait_for_timeout(100)
-    return problems, len(controls), interactions
+                if level not in broken:  # one report per control
+                    state = ", ".join(f"{o.where.split(', ', 1)[1]} at {o.positions[o.at] + 1}" for o in controls)
+                    problems.append(f"{c.where}: {done} did not change what the widget shows "
+                                    f"(state: {state}; is every stack of its level jslink-ed to it?)")
+                    broken.add(level)
+                shown[0] = root.evaluate(SHOWN_JS)
+            else:
+                shown[0] = changed
+            if not sweep(level + 1):
+                return False
+        c.forward = not c.forward
+        return True
+
+    sweep(0)
+    return problems, len(controls), moves
 
 
 def exercise_widgets(page, require_slider: bool) -> tuple[list[str], str]:
@@ -381,11 +433,124 @@ def check_page(context, base: str, page_rel: str, selectors: list[str], shots: P
     return problems
 
 
+# ------------------------------------------------------------------------------------ self-test
+SELFTEST_DIR = "_selftest"
+
+
+def _fixture_widget(unlink: bool):
+    """Dropdown × slider over 2 × 3 pre-rendered pages (text, or an image only); optionally one link cut."""
+    import ipywidgets as widgets
+
+    sys.path.insert(0, str(REPO))
+    from lessons_src.viz.static_widgets import linked_grid
+
+    pixel = ["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC",
+             "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC",
+             "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgaGAAAAGEAIHnAPGQAAAAAElFTkSuQmCC"]
+    which = widgets.Dropdown(options=["text", "image"], description="kind")
+    step = widgets.SelectionSlider(options=["a", "b", "c"], description="page")
+    pages = {(0, j): f"<p>text page {j}</p>" for j in range(3)}
+    pages.update({(1, j): f'<img src="data:image/png;base64,{pixel[j]}" width="40" alt="">' for j in range(3)})
+    grid = linked_grid(pages, [which, step])
+    if unlink:  # the slider no longer drives the image pages: what a forgotten jslink looks like
+        from ipywidgets.widgets.widget import _instances
+        from ipywidgets.widgets.widget_link import Link
+
+        for link in [w for w in list(_instances.values()) if isinstance(w, Link)]:
+            if link.source[0] is step and link.target[0] is grid.children[1]:
+                link.close()
+    return widgets.VBox([widgets.HBox([which, step]), grid])
+
+
+def _fixture_page(template: str, body: str, widget=None) -> str:
+    """A copy of a chapter page with ``body`` as its article and ``widget`` embedded (or none)."""
+    import re
+
+    start = template.index('<article class="bd-article">') + len('<article class="bd-article">')
+    end = template.index("</article>")
+    body = f'<section id="self-test"><h1>Self-test page</h1>{body}</section>'
+    # the theme's scroll-spy looks up every in-page link of the side bars: point them at our section
+    head, tail = (re.sub(r'href="#[^"]*"', 'href="#self-test"', part) for part in (template[:start], template[end:]))
+    page = head + body + tail
+    match = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">.*?</script>', page, re.S)
+    state = ""
+    if widget is not None:
+        from ipywidgets.embed import embed_data
+
+        data = embed_data(views=[widget])
+        state = ('<script type="application/vnd.jupyter.widget-state+json">'
+                 f'{json.dumps(data["manager_state"])}</script>')
+        view = (f'<div class="cell_output docutils container"><script type="application/vnd.jupyter.widget-view'
+                f'+json">{json.dumps(data["view_specs"][0])}</script></div>')
+        page = page.replace("@WIDGET@", view)
+    return page[:match.start()] + state + page[match.end():] if match else page
+
+
+def self_test(html_dir: Path, chromium: str) -> int:
+    """The widget and overflow checks pass a good page and catch an unlinked control and a wide cell."""
+    from playwright.sync_api import sync_playwright
+
+    chapters = sorted((html_dir / "notebooks").glob("*.html"))
+    if not chapters:
+        print(f"no chapter page in {html_dir}/notebooks to use as a template (run `make book`)", file=sys.stderr)
+        return 2
+    template = chapters[0].read_text()
+    out = html_dir / SELFTEST_DIR
+    out.mkdir(exist_ok=True)
+    cell = '<div class="cell docutils container">@WIDGET@</div><img src="data:image/png;base64,' + \
+           'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC" alt="">'
+    wide_table = "<table>" + "<tr>" + "".join(f"<td style='white-space:nowrap'>column {i}</td>" for i in range(40)) \
+                 + "</tr></table>"
+    wide_text = "<pre style='white-space:pre'>" + " ".join(f"word{i}" for i in range(300)) + "</pre>"
+    overflow_body = (f'<div class="cell docutils container"><div class="cell_output docutils container">'
+                     f'<div class="output text_html">{wide_table}</div></div></div>'
+                     f'<div class="cell docutils container"><div class="cell_output docutils container">'
+                     f'<div style="overflow-x:auto"><div class="output stream">{wide_text}</div></div></div></div>'
+                     + cell.replace("@WIDGET@", ""))
+    (out / "linked.html").write_text(_fixture_page(template, cell, _fixture_widget(unlink=False)))
+    (out / "unlinked.html").write_text(_fixture_page(template, cell, _fixture_widget(unlink=True)))
+    (out / "overflow.html").write_text(_fixture_page(template, overflow_body))
+    expected = {
+        "linked.html": [],
+        "unlinked.html": ['widget #1, slider "page": moving it'],
+        "overflow.html": ["overflow: table", "overflow: cell output"],
+    }
+    shots = html_dir / "_screenshots"
+    shots.mkdir(exist_ok=True)
+    server, base = serve(html_dir)
+    failed = False
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+            for name, wanted in expected.items():
+                problems = check_page(context, base, f"{SELFTEST_DIR}/{name}", [], shots)
+                problems = [p for p in problems if not p.startswith("overflow:") or "overflow" in name]
+                slow = [p for p in problems if p.startswith("page did not finish rendering")]
+                problems = [p for p in problems if p not in slow]  # a busy machine, not what is tested here
+                for problem in slow:
+                    print(f"      note: {problem}")
+                missing = [w for w in wanted if not any(p.startswith(w) for p in problems)]
+                extra = [p for p in problems if not any(p.startswith(w) for w in wanted)]
+                for problem in problems:
+                    print(f"      reported: {problem}")
+                if missing or extra:
+                    failed = True
+                    print(f"  SELF-TEST FAILED {name}: missing {missing}, unexpected {extra}", file=sys.stderr)
+            browser.close()
+    finally:
+        server.shutdown()
+    print("Self-test failed." if failed else "Self-test passed: the checks catch an unlinked control and overflow.")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html-dir", type=Path, default=REPO / "book" / "_build" / "html")
     parser.add_argument("--expectations", type=Path, default=Path(__file__).with_name("expectations.json"))
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--self-test", action="store_true",
+                        help="show on hand-made pages that an unlinked control and an overflowing cell are caught")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -397,6 +562,8 @@ def main() -> int:
     if not Path(args.chromium).exists():
         print(f"Chromium not found at {args.chromium} (apt-get install chromium)", file=sys.stderr)
         return 2
+    if args.self_test:
+        return self_test(html_dir, args.chromium)
     expectations = {
         k: v for k, v in json.loads(args.expectations.read_text()).items() if not k.startswith("_")
     }
