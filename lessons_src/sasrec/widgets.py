@@ -78,13 +78,13 @@ def attention_grid(model, histories: Sequence[np.ndarray], names: Sequence[str],
 
 
 def attention_explorer(models, split, users: Sequence[int], stage: str = "test", *, block: int | None = None,
-                       dpi: int = 64, width: int = 620):
+                       dpi: int = 80, width: int = 640):
     """Pick a model, a user and a block; see the mask and the weights — in the HTML book too (no kernel).
 
     ``models`` is one SASRec or a dict name → SASRec (e.g. a fully trained, an early and an untrained
     checkpoint). Every (model, user, block) state is drawn in advance by :func:`plot_attention` into a
-    PNG (``dpi``, shown ``width`` px wide) and the three controls pick the page of a nested ``Stack``
-    in the browser (:func:`~lessons_src.viz.static_widgets.linked_grid`). It opens on the first model,
+    64-colour PNG (``dpi``, shown ``width`` px wide: ~10 kB) and the three controls pick the page of a
+    nested ``Stack`` in the browser (:func:`~lessons_src.viz.static_widgets.linked_grid`). It opens on the first model,
     the first user and ``block`` (1-based; default the last block, whose weights are the sharpest).
     A model with fewer blocks than the others shows its last block for the missing ones.
     """
@@ -118,7 +118,7 @@ def attention_explorer(models, split, users: Sequence[int], stage: str = "test",
                 fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.5), constrained_layout=True)
                 plot_attention(model, history, block=shown, axes=axes)
                 fig.suptitle(label, fontsize=11)
-                pages[m, u, b] = png_tag(figure_png(fig, dpi=dpi), width, label)
+                pages[m, u, b] = png_tag(figure_png(fig, dpi=dpi, colours=64), width, label)
     shown_page = linked_grid(pages, [which, who, depth])
     return widgets.VBox([widgets.HBox([which, who, depth], layout=widgets.Layout(flex_flow="row wrap")),
                          shown_page])

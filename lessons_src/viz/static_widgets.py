@@ -17,14 +17,26 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def figure_png(fig, dpi: int = 80) -> bytes:
-    """A matplotlib figure as PNG bytes; the figure is closed (it is not shown twice)."""
+def figure_png(fig, dpi: int = 80, colours: int | None = None) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed (it is not shown twice).
+
+    ``colours`` (e.g. 64) stores a palette image of at most that many colours: a third of the bytes
+    for heatmaps and line plots, which is what keeps a notebook of many pre-rendered pages small.
+    """
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return buffer.getvalue()
+    if colours is None:
+        return buffer.getvalue()
+    from PIL import Image
+
+    buffer.seek(0)
+    palette = Image.open(buffer).convert("RGB").quantize(colors=colours, dither=Image.Dither.NONE)
+    small = io.BytesIO()
+    palette.save(small, format="PNG", optimize=True)
+    return small.getvalue()
 
 
 def png_tag(png: bytes, width: int, alt: str) -> str:
