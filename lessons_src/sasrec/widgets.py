@@ -16,6 +16,7 @@ import torch
 
 from ..training.device import evaluating
 from ..evaluation.ranking import left_pad
+from ..viz.plots import heatmap
 from .model import SASRec, attention_mask
 
 
@@ -44,36 +45,31 @@ def plot_attention(model, history, block=0, head=0, window=None, show_padding=3,
     labels = [str(i) if i else "pad" for i in items[keep]]
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
-    panels = [(allowed[keep, keep].astype(float), "allowed: causal ∧ (real key ∨ self)", "Greys"),
-              (weights[block][head][keep, keep], f"attention weights, block {block + 1}", "viridis")]
-    for ax, (matrix, name, cmap) in zip(axes, panels):
-        image = ax.imshow(matrix, cmap=cmap, vmin=0, vmax=1)
+    panels = [(allowed[keep, keep].astype(float), "allowed: causal ∧ (real key ∨ self)", "Greys", None),
+              (weights[block][head][keep, keep], f"attention weights, block {block + 1}", "viridis", "weight")]
+    for ax, (matrix, name, cmap, colorbar) in zip(axes, panels):
+        heatmap(matrix, ax=ax, row_labels=labels, col_labels=labels, vmin=0, vmax=1, cmap=cmap,
+                colorbar=colorbar, max_ticks=15)
         ax.set_title(f"{title}{name}", fontsize=10)
         ax.set_xlabel("key: item attended to")
         ax.set_ylabel("query: position (item id)")
-        step = max(1, len(labels) // 15)
-        ticks = np.arange(0, len(labels), step)
-        ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=90, fontsize=7)
-        ax.set_yticks(ticks, [labels[t] for t in ticks], fontsize=7)
-    plt.colorbar(image, ax=axes[1], fraction=0.046, label="weight")
     return axes
 
 
 def attention_grid(model, histories: Sequence[np.ndarray], names: Sequence[str], window=None, show_padding=2):
-    """Static small multiples: one row per user, one column per block (head 0)."""
+    """Static small multiples: one row per user, one column per block (head 0), one colour scale."""
     n_blocks = model.config.n_blocks
-    fig, axes = plt.subplots(len(histories), n_blocks, figsize=(3.6 * n_blocks, 3.4 * len(histories)),
+    fig, axes = plt.subplots(len(histories), n_blocks, figsize=(3.9 * n_blocks, 3.4 * len(histories)),
                              squeeze=False, constrained_layout=True)
     for row, (history, name) in enumerate(zip(histories, names)):
         items, _, weights = attention_for(model, history, window)
         keep = _trim(items, show_padding)
         for block in range(n_blocks):
             ax = axes[row, block]
-            image = ax.imshow(weights[block][0][keep, keep], cmap="viridis", vmin=0, vmax=1)
+            heatmap(weights[block][0][keep, keep], ax=ax, vmin=0, vmax=1, colorbar="attention weight")
             ax.set_title(f"{name} — block {block + 1}", fontsize=9)
             ax.set_xlabel("key position")
             ax.set_ylabel("query position")
-    fig.colorbar(image, ax=axes, fraction=0.02, label="attention weight")
     return fig
 
 

@@ -36,6 +36,7 @@ def heatmap(matrix, ax=None, row_labels: Sequence[str] | None = None, col_labels
                 xticklabels=thinned(col_labels, matrix.shape[1]), yticklabels=thinned(row_labels, matrix.shape[0]),
                 cbar=colorbar is not None, cbar_kws={"label": colorbar} if colorbar else None, linewidths=0)
     ax.tick_params(axis="both", labelsize=8)
+    ax.tick_params(axis="y", labelrotation=0)
     return ax
 
 
