@@ -16,13 +16,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from .checkpoint import atomic_write
 from .device import describe_hardware
 from .distributed import current_world, per_rank_batch_size
 
@@ -62,17 +62,8 @@ def run_report(module: str, argv: list[str] | None, seed: int, device: torch.dev
 
 def write_json(data: dict, path: str | os.PathLike) -> Path:
     """``data`` as indented JSON, written atomically: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    text = (json.dumps(data, indent=2) + "\n").encode()
+    return atomic_write(path, lambda handle: handle.write(text))
 
 
 def write_report(report: dict, began: float, path: str | os.PathLike) -> dict:

@@ -98,3 +98,18 @@ def test_arbitrary_class_instances_are_refused(tmp_path):
     torch.save({"thing": Plain()}, path)
     with pytest.raises(ValueError):
         load_checkpoint(path)
+
+
+def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path):
+    """mkstemp makes its file private (0600); a results file or checkpoint must be readable like any
+    other file the user writes."""
+    import os
+    from lessons_src.training.checkpoint import save_checkpoint
+    from lessons_src.training.report import write_json
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    expected = plain.stat().st_mode & 0o777
+    for path in (save_checkpoint({"a": 1}, tmp_path / "c.pt"), write_json({"a": 1}, tmp_path / "r.json")):
+        assert path.stat().st_mode & 0o777 == expected
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
