@@ -16,7 +16,7 @@ BOOK_DIR    := book
 HTML_DIR    := $(BOOK_DIR)/_build/html
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv book test test-unit test-notebooks test-browser bench clean distclean \
+.PHONY: help venv book test test-unit test-notebooks test-notebooks-portable test-browser bench clean distclean \
         constraints vendor-js
 
 help:
@@ -56,6 +56,7 @@ book: venv
 test: venv
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
+	$(MAKE) test-notebooks-portable
 	$(MAKE) book
 	$(MAKE) test-browser
 
@@ -66,6 +67,13 @@ test-unit: venv
 # outputs (sanitised by tests/nbval_sanitize.cfg; images and widget ids not compared).
 test-notebooks: venv
 	$(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
+
+# The same re-execution with ATen's generic (non-SIMD) kernels and one thread: the committed outputs
+# must not depend on the CPU they were made on (tools/nbval_matrix.sh runs the whole matrix:
+# native / avx2 / default kernels × 1 / 2 threads).
+test-notebooks-portable: venv
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
 
 test-browser: venv
 	$(BIN)/python tests/browser/check_book.py --html-dir $(HTML_DIR)
