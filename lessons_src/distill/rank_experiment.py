@@ -23,16 +23,10 @@ from ..training.distributed import require_single_process
 from ..training.report import run_report, write_report
 from ..evaluation.ranking import left_pad
 from ..data import load_interactions, sequential_split
-from ..sasrec.model import SASRec, SASRecConfig, load_compact_sasrec
+from ..sasrec.evaluate import saved_model_for
+from ..sasrec.model import SASRec, SASRecConfig
 from ..sasrec.train import TrainConfig, evaluate_all, fit
 from .ranking import RankingDistillation, teacher_top_k
-
-
-def load_teacher(path: str | Path, device: torch.device, n_items: int | None = None) -> SASRec:
-    """Chapter 1's compact SASRec checkpoint, as a frozen model in eval mode."""
-    teacher = load_compact_sasrec(path, device, n_items)
-    teacher.requires_grad_(False)
-    return teacher
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
@@ -86,10 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     device = pick_device(args.device)
     split = sequential_split(load_interactions(args.dataset))
-    try:
-        teacher = load_teacher(args.teacher, device, split.n_items)
-    except ValueError as error:
-        raise SystemExit(f"--teacher: {error} ({args.dataset})") from error
+    teacher = saved_model_for(split, args.teacher, device, flag="--teacher").requires_grad_(False)
     maxlen = teacher.config.maxlen
     config = TrainConfig(epochs=args.epochs, eval_every=args.eval_every, seed=args.seed, device=args.device,
                          progress=not args.no_progress)

@@ -44,6 +44,15 @@ def reevaluate(model, split, negative_seeds: Sequence[int], device, subsample: i
     return out
 
 
+def saved_model_for(split, path, device, flag: str = "--model"):
+    """The compact SASRec at ``path``, which must have been trained on ``split``'s catalogue; if it
+    was not, the command stops with a message that names ``flag``."""
+    try:
+        return load_compact_sasrec(path, device, split.n_items)
+    except ValueError as error:
+        raise SystemExit(f"{flag}: {error} ({split.name})") from error
+
+
 def spread(values: Sequence[float]) -> dict:
     """mean, min and max of one metric over the negative-sampling seeds."""
     return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values))}
@@ -65,10 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     device = pick_device(args.device)
     split = sequential_split(load_interactions(args.dataset))
-    try:
-        model = load_compact_sasrec(args.model, device, split.n_items)
-    except ValueError as error:
-        raise SystemExit(f"--model: {error} ({args.dataset})") from error
+    model = saved_model_for(split, args.model, device)
     report = run_report("lessons_src.sasrec.evaluate", argv, args.negative_seeds[0], device)
     report.update(dataset=args.dataset, model=model.config.to_dict(),
                   metrics=reevaluate(model, split, args.negative_seeds, device, args.subsample))
