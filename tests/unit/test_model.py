@@ -289,13 +289,16 @@ def test_config_round_trips_and_drops_the_legacy_switches():
         SASRecConfig.from_dict(dict(config.to_dict(), heads=2))
 
 
-@pytest.mark.parametrize("name", ["games", "ml-100k"])
-def test_committed_checkpoints_load_as_the_port_layout(name):
-    path = RESULTS / f"{name}_seed0_model.pt"
+@pytest.mark.parametrize("name, layout", [("games_port_seed0", "port"), ("games_seed0", "official")])
+def test_committed_checkpoints_load_with_the_layout_they_were_trained_with(name, layout):
+    """The first Games run (saved as "official", but trained with W_O) loads as "port"; the re-run
+    with the authors' block loads as "official", without any output projection."""
+    path = RESULTS / f"{name}_model.pt"
     if not path.is_file():
         pytest.skip(f"{path} is not in this checkout")
     model = load_compact_sasrec(path)
-    assert model.config.block_layout == "port"  # saved as "official", but trained with W_O
+    assert model.config.block_layout == layout
+    assert any(k.endswith("attention.out.weight") for k in model.state_dict()) == (layout == "port")
     assert not model.training
     history = torch.tensor([[0, 0, 1, 2, 3]])
     scores = model.score(history)
