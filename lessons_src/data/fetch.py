@@ -140,9 +140,12 @@ def _fetch_source(source: Source, folder: Path, spec: DatasetSpec) -> None:
             extracted = scratch / "extracted"
             safe_extract_zip(raw, extracted)
             for member, sha256 in spec.members.items():
-                found = extracted / source.archive_prefix / member
+                if not member.startswith(source.extract_to):
+                    continue  # another archive of this dataset provides it
+                inside = source.archive_prefix + member[len(source.extract_to):]
+                found = extracted / inside
                 if not found.is_file():
-                    raise DataError(f"{source.url}: archive has no member {source.archive_prefix}{member}")
+                    raise DataError(f"{source.url}: archive has no member {inside}")
                 _install(found, folder / member, sha256, advice)
         else:
             raise ValueError(f"unknown source kind {source.kind!r} for {source.url}")

@@ -20,6 +20,9 @@ class Source:
     kind: str = "file"  # "file" | "zip" | "gzip"
     member: str | None = None  # for "file" and "gzip": which member this download produces
     archive_prefix: str = ""  # for "zip": folder inside the archive that holds the members
+    # for "zip": the dataset subfolder this archive fills; it provides only the members under it
+    # (MIND ships train and dev as two zips with the same file names at their roots)
+    extract_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class DatasetSpec:
 
 _SASREC_RAW = "https://raw.githubusercontent.com/kang205/SASRec/master/data"
 _MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist"
+_MIND = "https://mind201910small.blob.core.windows.net/release"
 
 REGISTRY: dict[str, DatasetSpec] = {
     "games": DatasetSpec(
@@ -103,6 +107,30 @@ REGISTRY: dict[str, DatasetSpec] = {
         ),
         description="MNIST handwritten digits, uncompressed IDX files.",
         homepage="https://yann.lecun.com/exdb/mnist/",
+    ),
+    "mind-small": DatasetSpec(
+        name="mind-small",
+        members={f"{split}/{name}": None for split in ("train", "dev") for name in ("news.tsv", "behaviors.tsv")},
+        # Microsoft publishes no digests; these md5 are the ones other projects recorded (the dev
+        # zip's in two independent ones). A mismatch means another release: put the extracted
+        # files into $LESSONS_DATA_DIR/mind-small/{train,dev}/ by hand.
+        sources=(
+            Source(
+                f"{_MIND}/MINDsmall_train.zip",
+                ("md5", "8ab752c7d11564622d93132be05dcf6b"),
+                kind="zip",
+                extract_to="train/",
+            ),
+            Source(
+                f"{_MIND}/MINDsmall_dev.zip",
+                ("md5", "e3bac5485be8fc7a9934e85e3b78615f"),
+                kind="zip",
+                extract_to="dev/",
+            ),
+        ),
+        description="MIND-small news recommendation logs (news.tsv, behaviors.tsv; no images). "
+        "Microsoft Research License Terms: no redistribution.",
+        homepage="https://msnews.github.io/",
     ),
 }
 
