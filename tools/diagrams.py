@@ -1,0 +1,789 @@
+# Run: .venv/bin/python tools/diagrams.py   (writes the architecture diagrams to book/images/*.svg)
+"""Architecture diagrams of the book's models, drawn with matplotlib only, written as static SVG.
+
+One function per figure, each drawing what the code in ``lessons_src`` computes (not a generic
+textbook version): the authors' SASRec block, this book's α convention for distillation, the
+CapsNet sizes of ``CapsNetConfig``, the interest model's hard readout and full softmax.
+
+Coordinates are in points (1/72 inch), y pointing down, so a font size and a distance are in the same
+unit. Every figure is 7.5 inches wide: shown at the book's column width (≈ 720–750 px) one point is
+about one CSS point, so the 10 pt minimum font size stays ≥ 10 pt on screen. Text is converted to
+paths (``svg.fonttype = "path"``): the SVG looks the same in every browser, whatever fonts it has.
+
+The script checks its own layout before writing: every label must fit inside its box, no two labels
+may overlap, and no arrow may run through a label. Re-running it writes byte-identical files
+(fixed ``svg.hashsalt``, no date in the metadata).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
+
+OUT = Path(__file__).resolve().parent.parent / "book" / "images"
+WIDTH = 540.0  # points: 7.5 inches
+
+plt.rcParams.update({
+    "svg.fonttype": "path",  # glyphs as paths: identical rendering everywhere
+    "svg.hashsalt": "lessons-src-diagrams",  # deterministic ids in the SVG
+    "font.family": "DejaVu Sans",
+    "mathtext.fontset": "dejavusans",
+    "font.size": 10.5,
+    "path.simplify": False,
+})
+
+INK = "#1f2328"  # text and arrows
+MUTED = "#4d5561"  # secondary text (notes)
+FRAME = "#8c959f"  # grouping frames
+
+# One colour per kind of operation, the same in every figure: (fill, edge, legend label).
+KINDS = {
+    "data": ("#e1ecf8", "#3d6fa8", "inputs, embeddings, vectors"),
+    "linear": ("#e0f1dc", "#3f8a3a", "learned map"),
+    "norm": ("#fff3c4", "#b08a00", "normalisation"),
+    "mix": ("#fde1d3", "#c4552a", "mixing: attention, routing"),
+    "mask": ("#ececec", "#767676", "mask, dropout"),
+    "loss": ("#ebe3f6", "#6b4ca0", "score, loss"),
+}
+
+FS = 10.5  # box text
+FS_SMALL = 10.0  # notes, arrow labels: the smallest size used
+FS_TITLE = 11.5
+
+
+@dataclass
+class Box:
+    """A box's geometry: centre (cx, cy), width w and height h, in points (y down)."""
+
+    cx: float
+    cy: float
+    w: float
+    h: float
+
+    @property
+    def left(self):
+        return (self.cx - self.w / 2, self.cy)
+
+    @property
+    def right(self):
+        return (self.cx + self.w / 2, self.cy)
+
+    @property
+    def top(self):
+        return (self.cx, self.cy - self.h / 2)
+
+    @property
+    def bottom(self):
+        return (self.cx, self.cy + self.h / 2)
+
+    @property
+    def x0(self):
+        return self.cx - self.w / 2
+
+    @property
+    def x1(self):
+        return self.cx + self.w / 2
+
+    @property
+    def y0(self):
+        return self.cy - self.h / 2
+
+    @property
+    def y1(self):
+        return self.cy + self.h / 2
+
+    def at(self, fx: float, fy: float):
+        """The point at fractions (fx, fy) of the width and height from the top-left corner."""
+        return (self.x0 + fx * self.w, self.y0 + fy * self.h)
+
+
+@dataclass
+class Diagram:
+    """A figure whose axes are points, y down, with the layout checks of the module docstring."""
+
+    height: float
+    width: float = WIDTH
+    boxes: list = field(default_factory=list)  # (Box, [texts inside it]) obstacles for free text
+    free_texts: list = field(default_factory=list)  # texts that must not touch boxes or other texts
+    arrows: list = field(default_factory=list)  # point lists, that must not run through any text
+
+    def __post_init__(self):
+        self.fig = plt.figure(figsize=(self.width / 72, self.height / 72), dpi=72)
+        self.ax = self.fig.add_axes((0, 0, 1, 1))
+        self.ax.set_xlim(0, self.width)
+        self.ax.set_ylim(self.height, 0)
+        self.ax.axis("off")
+
+    # -- primitives -------------------------------------------------------------------------------
+
+    def text(self, x, y, s, size=FS_SMALL, color=MUTED, ha="left", va="center", free=True, **kw):
+        t = self.ax.text(x, y, s, fontsize=size, color=color, ha=ha, va=va, zorder=5, **kw)
+        if free:
+            self.free_texts.append(t)
+        return t
+
+    def box(self, cx, cy, w, h, text="", kind="data", size=FS, weight="normal", linestyle="-",
+            linespacing=1.35, rounding=4.0, textcolor=INK):
+        fill, edge, _ = KINDS[kind]
+        patch = FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle=f"round,pad=0,rounding_size={rounding}",
+                               facecolor=fill, edgecolor=edge, linewidth=1.1, linestyle=linestyle, zorder=2)
+        self.ax.add_patch(patch)
+        b = Box(cx, cy, w, h)
+        texts = []
+        if text:
+            texts.append(self.ax.text(cx, cy, text, fontsize=size, color=textcolor, ha="center", va="center",
+                                      weight=weight, linespacing=linespacing, zorder=5))
+        self.boxes.append((b, texts))
+        return b
+
+    def obstacle(self, x0, y0, x1, y1):
+        """A drawn region (grid, glyph) that free text must keep clear of."""
+        self.boxes.append((Box((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0), []))
+
+    def node(self, cx, cy, symbol="+", r=7.0, edge=INK):
+        """A small circle with an operator in it (⊕ for a residual sum, × for a product)."""
+        self.ax.add_patch(Circle((cx, cy), r, facecolor="white", edgecolor=edge, linewidth=1.2, zorder=3))
+        if symbol == "+":
+            self.ax.plot([cx - r * 0.55, cx + r * 0.55], [cy, cy], color=edge, lw=1.3, zorder=4)
+            self.ax.plot([cx, cx], [cy - r * 0.55, cy + r * 0.55], color=edge, lw=1.3, zorder=4)
+        elif symbol == "x":
+            d = r * 0.4
+            self.ax.plot([cx - d, cx + d], [cy - d, cy + d], color=edge, lw=1.3, zorder=4)
+            self.ax.plot([cx - d, cx + d], [cy + d, cy - d], color=edge, lw=1.3, zorder=4)
+        self.boxes.append((Box(cx, cy, 2 * r, 2 * r), []))
+        return Box(cx, cy, 2 * r, 2 * r)
+
+    def arrow(self, *points, color=INK, lw=1.1, dashed=False, head=True, check=True):
+        """A polyline from the first point to the last, with an arrow head at the last."""
+        points = [tuple(map(float, p)) for p in points]
+        if check:
+            self.arrows.append(points)
+        if dashed and head:  # a dashed line, then a solid head: a dash pattern would cut the head up
+            (xa, ya), (xb, yb) = points[-2], points[-1]
+            length = math.hypot(xb - xa, yb - ya)
+            tip = 8.0 / length
+            self.arrow(*points[:-1], (xb - (xb - xa) * tip, yb - (yb - ya) * tip), color=color, lw=lw,
+                       dashed=True, head=False, check=False)
+            return self.arrow((xb - (xb - xa) * tip, yb - (yb - ya) * tip), (xb, yb), color=color, lw=lw,
+                              check=False)
+        path = MplPath(points, [MplPath.MOVETO] + [MplPath.LINETO] * (len(points) - 1))
+        style = "-|>,head_length=0.45,head_width=0.2" if head else "-"
+        patch = FancyArrowPatch(path=path, arrowstyle=style, mutation_scale=14, color=color, linewidth=lw,
+                                linestyle=(0, (4, 2.5)) if dashed else "-", joinstyle="miter",
+                                capstyle="butt", zorder=1.5)
+        self.ax.add_patch(patch)
+        return patch
+
+    def line(self, *points, **kw):
+        return self.arrow(*points, head=False, **kw)
+
+    def dot(self, x, y, color=INK):
+        self.ax.add_patch(Circle((x, y), 2.2, facecolor=color, edgecolor="none", zorder=4))
+
+    def frame(self, x0, y0, x1, y1, label=None, label_size=FS, color=FRAME, dashed=True, fill="none"):
+        """A rounded grouping frame (a block, a panel), its label inside the top-left corner."""
+        patch = FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=6",
+                               facecolor=fill, edgecolor=color, linewidth=1.0,
+                               linestyle=(0, (5, 3)) if dashed else "-", zorder=0.5)
+        self.ax.add_patch(patch)
+        if label:
+            self.text(x0 + 7, y0 + 10, label, size=label_size, color=INK, weight="bold")
+
+    def legend(self, x, y, entries, columns=1, row=16.0, size=FS_SMALL, title="colours"):
+        """Swatches for ``entries`` [(kind, label)] from (x, y) (top-left): one column, or one row if columns > 1."""
+        if title:
+            self.text(x, y, title, size=FS, color=INK, weight="bold")
+            y += row + 2
+        renderer = self.fig.canvas.get_renderer()
+        sx, sy = x, y
+        for n, (kind, label) in enumerate(entries):
+            fill, edge, _ = KINDS[kind]
+            self.ax.add_patch(FancyBboxPatch((sx, sy - 5), 16, 10, boxstyle="round,pad=0,rounding_size=2",
+                                             facecolor=fill, edgecolor=edge, linewidth=1.0, zorder=2))
+            t = self.text(sx + 22, sy, label, size=size, color=INK)
+            if columns > 1:  # the next entry after this label, 20 pt on
+                x0, _, x1, _ = self._extent(t, renderer)
+                sx = x1 + 20
+            else:
+                sy += row
+
+    # -- checks and output ------------------------------------------------------------------------
+
+    def _extent(self, artist, renderer):
+        bbox = artist.get_window_extent(renderer).transformed(self.ax.transData.inverted())
+        return min(bbox.x0, bbox.x1), min(bbox.y0, bbox.y1), max(bbox.x0, bbox.x1), max(bbox.y0, bbox.y1)
+
+    def check(self, name: str) -> list[str]:
+        """Layout problems: text outside its box, overlapping texts, arrows through text, off the page."""
+        self.fig.canvas.draw()
+        renderer = self.fig.canvas.get_renderer()
+        problems = []
+        labelled = []  # (extent, description)
+        for b, texts in self.boxes:
+            for t in texts:
+                x0, y0, x1, y1 = e = self._extent(t, renderer)
+                if x0 < b.x0 + 2 or x1 > b.x1 - 2 or y0 < b.y0 + 1 or y1 > b.y1 - 1:
+                    problems.append(f"{name}: {t.get_text()!r} does not fit its box "
+                                    f"({x1 - x0:.0f}×{y1 - y0:.0f} in {b.w:.0f}×{b.h:.0f})")
+                labelled.append((e, t.get_text()))
+        for t in self.free_texts:
+            e = self._extent(t, renderer)
+            labelled.append((e, t.get_text()))
+            for b, _ in self.boxes:
+                if _overlap(e, (b.x0, b.y0, b.x1, b.y1), margin=-0.5):
+                    problems.append(f"{name}: free text {t.get_text()!r} touches a box at ({b.cx:.0f}, {b.cy:.0f})")
+        for (e1, s1), (e2, s2) in itertools.combinations(labelled, 2):
+            if _overlap(e1, e2, margin=-0.5):
+                problems.append(f"{name}: texts overlap: {s1!r} and {s2!r}")
+        for e, s in labelled:
+            if e[0] < 1 or e[1] < 1 or e[2] > self.width - 1 or e[3] > self.height - 1:
+                problems.append(f"{name}: {s!r} leaves the page")
+        for points in self.arrows:
+            for (xa, ya), (xb, yb) in zip(points, points[1:]):
+                n = max(2, int(math.hypot(xb - xa, yb - ya)))
+                hit = next((s for e, s in labelled for k in range(n + 1)
+                            if _inside(xa + (xb - xa) * k / n, ya + (yb - ya) * k / n, e, margin=1.0)), None)
+                if hit is not None:
+                    problems.append(f"{name}: an arrow from ({xa:.0f}, {ya:.0f}) to ({xb:.0f}, {yb:.0f}) "
+                                    f"crosses {hit!r}")
+        return problems
+
+    def save(self, name: str) -> list[str]:
+        problems = self.check(name)
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.fig.savefig(OUT / name, format="svg", metadata={"Date": None, "Creator": None}, transparent=False,
+                         facecolor="white")
+        plt.close(self.fig)
+        return problems
+
+
+def _overlap(a, b, margin=0.0):
+    return a[0] < b[2] + margin and b[0] < a[2] + margin and a[1] < b[3] + margin and b[1] < a[3] + margin
+
+
+def _inside(x, y, e, margin=0.0):
+    return e[0] + margin < x < e[2] - margin and e[1] + margin < y < e[3] - margin
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. SASRec (lessons_src/sasrec/model.py, block_layout="official")
+
+
+def sasrec() -> Diagram:
+    d = Diagram(height=640)
+    cx = 178.0  # the main column
+    main_w = 216.0
+    kv_x = 30.0  # the un-normalised x, on its way to the keys and values
+    res_x = 306.0  # residual bypasses
+
+    # input: a left-padded history
+    tokens = ["0", "0", "$s_1$", "$s_2$", "$s_3$", "$s_4$"]
+    tw, gap = 24.0, 3.0
+    t0 = cx - (len(tokens) * tw + (len(tokens) - 1) * gap) / 2
+    for n, tok in enumerate(tokens):
+        d.box(t0 + n * (tw + gap) + tw / 2, 24, tw, 20, tok, kind="mask" if tok == "0" else "data", rounding=2)
+    d.text(t0 - 8, 24, "seq", ha="right", color=INK)
+    d.text(t0 + len(tokens) * (tw + gap) + 4, 24, "left-padded history\n(0 = padding)")
+
+    item = d.box(cx - 56, 74, 106, 36, "item embedding\n$\\sqrt{d}\\cdot \\mathbf{M}[s_t]$", "data")
+    pos = d.box(cx + 56, 74, 106, 36, "learned position\nembedding $\\mathbf{P}_{L-1-t}$", "data")
+    d.arrow((item.cx, 34), item.top)
+    add0 = d.node(cx, 114)
+    d.arrow(item.bottom, (item.cx, 114), add0.left)
+    d.arrow(pos.bottom, (pos.cx, 114), add0.right)
+    drop = d.box(cx, 144, 236, 22, "Dropout, $\\times\\, \\mathbf{1}[s_t \\neq 0]$ (timeline mask)", "mask")
+    d.arrow(add0.bottom, drop.top)
+    d.text(350, 86, "book settings: $d = 50$, $L = 50$,\n1 head; dropout 0.5 on the\n"
+           "embeddings, on the attention\nweights and inside the FFN")
+
+    # one block, drawn once inside a frame: the authors' layout (no W_O, keys/values un-normalised)
+    d.frame(14, 166, 328, 474, "block  × 2")
+    d.text(322, 177, "the authors' TF layout", ha="right")
+    ln1 = d.box(cx, 206, 140, 22, "LayerNorm", "norm")
+    d.arrow(drop.bottom, ln1.top)
+    d.dot(cx, 188)
+    d.text(cx + 6, 188, "$\\mathbf{x}$", size=FS, color=INK)
+    attn = d.box(cx, 280, main_w, 42, "causal self-attention, no $\\mathbf{W}^O$\n"
+                 "$\\mathrm{softmax}(\\mathbf{Q}\\mathbf{K}^{\\top}/\\sqrt{d_h} + \\mathbf{B})\\,\\mathbf{V}$", "mix")
+    d.line((cx, 188), (kv_x, 188), (kv_x, attn.cy))
+    d.arrow((kv_x, attn.cy), attn.left)
+    d.text(kv_x + 5, 239, "$\\mathbf{K} = \\mathbf{x}\\mathbf{W}^K,\\ \\mathbf{V} = \\mathbf{x}\\mathbf{W}^V$"
+           "\n(un-normalised $\\mathbf{x}$)")
+    d.dot(cx, 230)
+    d.text(cx + 6, 224, "$\\mathbf{z}$", size=FS, color=INK)
+    d.arrow(ln1.bottom, attn.top)
+    d.text(cx + 6, 244, "$\\mathbf{Q} = \\mathbf{z}\\mathbf{W}^Q$")
+    add1 = d.node(cx, 322)
+    d.arrow(attn.bottom, add1.top)
+    d.line((cx, 230), (res_x, 230), (res_x, add1.cy))
+    d.arrow((res_x, add1.cy), add1.right)
+    d.text(res_x - 5, 310, "residual $+\\,\\mathbf{z}$", ha="right")
+    ln2 = d.box(cx, 350, 140, 22, "LayerNorm′", "norm")
+    d.arrow(add1.bottom, ln2.top)
+    ffn = d.box(cx, 400, main_w, 38, "point-wise feed-forward, per position\n"
+                "$\\mathrm{ReLU}(\\mathbf{x}\\mathbf{W}^{(1)} + \\mathbf{b}^{(1)})\\,"
+                "\\mathbf{W}^{(2)} + \\mathbf{b}^{(2)}$", "linear")
+    d.dot(cx, 371)
+    d.arrow(ln2.bottom, ffn.top)
+    add2 = d.node(cx, 438)
+    d.arrow(ffn.bottom, add2.top)
+    d.line((cx, 371), (res_x, 371), (res_x, add2.cy))
+    d.arrow((res_x, add2.cy), add2.right)
+    d.text(res_x - 5, 426, "residual", ha="right")
+    mask = d.box(cx, 460, 120, 18, "$\\times\\, \\mathbf{1}[s_t \\neq 0]$", "mask", size=FS_SMALL)
+    d.arrow(add2.bottom, mask.top)
+
+    final = d.box(cx, 498, 180, 22, "final LayerNorm  →  $\\mathbf{F}_t$", "norm")
+    d.arrow(mask.bottom, final.top)
+    pos_score = d.box(cx - 58, 550, 112, 38, "$r^{+} = \\mathbf{F}_t \\cdot \\mathbf{M}[o_t]$\nnext item $o_t$", "loss")
+    neg_score = d.box(cx + 58, 550, 112, 38, "$r^{-} = \\mathbf{F}_t \\cdot \\mathbf{M}[j_t]$\nsampled negative $j_t$",
+                      "loss")
+    d.dot(cx, 520)
+    d.line(final.bottom, (cx, 520))
+    d.arrow((cx, 520), (pos_score.cx, 520), pos_score.top)
+    d.arrow((cx, 520), (neg_score.cx, 520), neg_score.top)
+    loss = d.box(cx, 610, 270, 38, "binary cross-entropy, positions with $o_t \\neq 0$\n"
+                 "$-\\log\\sigma(r^{+}) - \\log(1 - \\sigma(r^{-}))$", "loss")
+    d.arrow(pos_score.bottom, (pos_score.cx, loss.y0))
+    d.arrow(neg_score.bottom, (neg_score.cx, loss.y0))
+    # the item table M scores the outputs too
+    blue = KINDS["data"][1]
+    d.arrow(item.left, (6, item.cy), (6, pos_score.cy), pos_score.left, dashed=True, color=blue)
+    d.text(11, 508, "the same $\\mathbf{M}$", color=blue)
+
+    # right column: the attention mask B for L = 6, two padded positions
+    gx, cell = 372.0, 14.0
+    labels = ["0", "0", "$s_1$", "$s_2$", "$s_3$", "$s_4$"]
+    d.text(350, 190, "attention mask $\\mathbf{B}$", size=FS, color=INK, weight="bold")
+
+    def grid(y0, title, allowed, note):
+        d.text(350, y0 - 26, title, size=FS, color=INK)
+        for i in range(6):
+            for j in range(6):
+                ok = allowed(i, j)
+                d.ax.add_patch(Rectangle((gx + j * cell, y0 + i * cell), cell, cell, zorder=2,
+                                         facecolor=KINDS["mix"][0] if ok else "white",
+                                         edgecolor=KINDS["mix"][1] if ok else "#c8ccd0", linewidth=0.6))
+        d.obstacle(gx, y0, gx + 6 * cell, y0 + 6 * cell)
+        for k, lab in enumerate(labels):
+            d.text(gx + k * cell + cell / 2, y0 - 8, lab, ha="center")
+            d.text(gx - 4, y0 + k * cell + cell / 2, lab, ha="right")
+        d.text(gx + 6 * cell + 7, y0 + 3 * cell, note)
+
+    grid(238, "causal", lambda i, j: j <= i, "row $i$: query\ncolumn $j$: key\nallowed if\n$j \\leq i$")
+    grid(366, "and padded keys", lambda i, j: (j <= i and j >= 2) or i == j,
+         "padded keys\nblocked; a\npadded row\nkeeps itself\n(zeroed later)")
+    for n, (fill, edge, label) in enumerate([(KINDS["mix"][0], KINDS["mix"][1], "$B_{ij} = 0$: may attend"),
+                                             ("white", "#c8ccd0", "$B_{ij} = -\\infty$: blocked")]):
+        d.ax.add_patch(Rectangle((350, 460 + 16 * n), 12, 10, facecolor=fill, edgecolor=edge, linewidth=0.6,
+                                 zorder=2))
+        d.text(367, 465 + 16 * n, label)
+    d.legend(350, 522, [("data", "input, embedding"), ("norm", "LayerNorm"), ("mix", "self-attention"),
+                        ("linear", "feed-forward"), ("mask", "mask, dropout"), ("loss", "score, loss")])
+    return d
+
+
+def bars(d: Diagram, x0, y1, w, h, values, highlight=None, kind="norm"):
+    """A tiny bar chart (a distribution over classes) with its base at y1, inside a (w × h) area."""
+    fill, edge, _ = KINDS[kind]
+    n = len(values)
+    step = w / n
+    top = max(values)
+    for k, v in enumerate(values):
+        bh = max(0.8, h * v / top)
+        strong = k == highlight
+        d.ax.add_patch(Rectangle((x0 + k * step + 0.6, y1 - bh), step - 1.2, bh, zorder=2, linewidth=0.5,
+                                 facecolor=edge if strong else fill, edgecolor=edge))
+    d.ax.plot([x0, x0 + w], [y1, y1], color=MUTED, lw=0.8, zorder=2)
+    d.obstacle(x0, y1 - h, x0 + w, y1)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. Distillation (lessons_src/distill/losses.py and ranking.py)
+
+
+def distillation() -> Diagram:
+    d = Diagram(height=530)
+    # soft targets of a "2" at a high temperature, the student's, its T = 1 prediction and the label
+    soft_p = [0.07, 0.05, 0.30, 0.16, 0.04, 0.05, 0.06, 0.13, 0.09, 0.05]
+    soft_q = [0.09, 0.07, 0.24, 0.11, 0.07, 0.08, 0.08, 0.09, 0.10, 0.07]
+    sharp_q = [0.01, 0.01, 0.80, 0.08, 0.0, 0.0, 0.01, 0.07, 0.02, 0.0]
+    onehot = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+
+    d.text(8, 14, "(a) Knowledge distillation (Hinton, Vinyals & Dean 2015)", size=FS_TITLE, color=INK,
+           weight="bold")
+    ty, sy, hy = 58.0, 128.0, 196.0  # teacher, student and hard-label rows
+    image = d.box(32, (ty + sy) / 2, 48, 36, "image\n$\\mathbf{x}$", "data")
+    teacher = d.box(124, ty, 112, 44, "teacher\n784-1200-1200-10\nfrozen", "linear", linespacing=1.2)
+    student = d.box(124, sy, 112, 44, "student\n784-800-800-10", "linear")
+    d.arrow(image.top, (image.cx, ty), teacher.left)
+    d.arrow(image.bottom, (image.cx, sy), student.left)
+    soft_t = d.box(240, ty, 84, 24, "softmax($\\mathbf{v}/T$)", "norm")
+    soft_s = d.box(240, sy, 84, 24, "softmax($\\mathbf{z}/T$)", "norm")
+    d.arrow(teacher.right, soft_t.left, dashed=True)
+    d.text(184, ty - 9, "$\\mathbf{v}$", size=FS, color=INK)
+    d.arrow(student.right, soft_s.left)
+    d.text(184, sy - 9, "$\\mathbf{z}$", size=FS, color=INK)
+    bx, bw, bh = 296.0, 50.0, 26.0
+    bars(d, bx, ty + 10, bw, bh, soft_p, highlight=2)
+    d.text(bx + bw / 2, ty - 24, "soft targets $\\mathbf{p}^T$", ha="center", color=INK)
+    bars(d, bx, sy + 10, bw, bh, soft_q, highlight=2)
+    d.text(bx + bw / 2, sy - 24, "$\\mathbf{q}^T$", ha="center", color=INK)
+    d.line(soft_t.right, (bx - 4, ty))
+    d.line(soft_s.right, (bx - 4, sy))
+    kl = d.box(428, (ty + sy) / 2, 120, 40, "soft term\n$T^2\\cdot\\mathrm{KL}(\\mathbf{p}^T \\,\\|\\, \\mathbf{q}^T)$",
+               "loss")
+    d.arrow((bx + bw + 4, ty), (kl.cx, ty), kl.top)
+    d.arrow((bx + bw + 4, sy), (kl.cx, sy), kl.bottom)
+    # hard term: the student's ordinary softmax against the label
+    d.dot(184, sy)
+    soft_1 = d.box(240, hy - 8, 84, 24, "softmax($\\mathbf{z}$)", "norm")
+    d.arrow((184, sy), (184, soft_1.cy), soft_1.left)
+    d.text(198, hy + 14, "$T = 1$", color=INK)
+    bars(d, bx, hy + 2, bw, bh, sharp_q, highlight=2)
+    d.line(soft_1.right, (bx - 4, soft_1.cy))
+    d.text(bx + bw + 8, hy - 20, "$\\mathbf{q}$", color=INK)
+    bars(d, bx, hy + 34, bw, bh - 8, onehot, highlight=2, kind="data")
+    d.text(bx - 6, hy + 26, "label $y$", ha="right", color=INK)
+    ce = d.box(428, hy + 8, 120, 40, "hard term\n$\\mathrm{CE}(y, \\mathbf{q})$", "loss")
+    d.arrow((bx + bw + 4, soft_1.cy), (ce.x0, soft_1.cy))
+    d.arrow((bx + bw + 4, hy + 24), (ce.x0, hy + 24))
+    total = d.box(402, 268, 264, 26, "$\\alpha\\, T^2\\,\\mathrm{KL}(\\mathbf{p}^T \\| \\mathbf{q}^T)"
+                  " + (1-\\alpha)\\,\\mathrm{CE}(y, \\mathbf{q})$", "loss")
+    d.arrow(ce.bottom, (ce.cx, total.y0))
+    d.text(ce.cx + 6, (ce.y1 + total.y0) / 2, "$\\times\\,(1 - \\alpha)$", color=INK)
+    d.arrow(kl.right, (524, kl.cy), (524, total.y0))
+    d.text(518, 160, "$\\times\\,\\alpha$", color=INK, ha="right")
+    d.text(8, 262, "dashed: no gradient (the teacher's\nlogits are detached); at test the\nstudent runs at $T = 1$;"
+           " §2.4 uses\n$T = 20$, $\\alpha = 0.9$", va="center")
+
+    # (b) ranking distillation
+    top = 312.0
+    d.text(8, top, "(b) Ranking distillation (Tang & Wang 2018), as in ranking.py", size=FS_TITLE,
+           color=INK, weight="bold")
+    ry, sy2 = top + 44, top + 138
+    hist = d.box(38, (ry + sy2) / 2, 60, 38, "history\n$s_1 \\ldots s_t$", "data")
+    t2 = d.box(134, ry, 104, 38, "teacher SASRec\n$d = 50$, frozen", "linear")
+    s2 = d.box(134, sy2, 104, 38, "student SASRec\n$d = 16$", "linear")
+    d.arrow(hist.top, (hist.cx, ry), t2.left)
+    d.arrow(hist.bottom, (hist.cx, sy2), s2.left)
+    rank = d.box(262, ry, 118, 38, "rank all items, drop\nthe user's history", "loss")
+    d.arrow(t2.right, rank.left, dashed=True)
+    # the teacher's top-K list with its position weights
+    lx, lw, k = 340.0, 16.0, 5
+    for r in range(k):
+        d.box(lx + r * (lw + 2) + lw / 2, ry, lw, 18, "", "data", rounding=2)
+    d.text(lx - 2, ry - 20, "top-$K$ items $\\pi_1 \\ldots \\pi_K$", color=INK)
+    weights = [math.exp(-(r + 1) / 5.0) for r in range(k)]
+    base_y = ry + 36
+    for r, w in enumerate(weights):
+        bh2 = 20 * w / weights[0]
+        d.ax.add_patch(Rectangle((lx + r * (lw + 2) + 3, base_y - bh2), lw - 6, bh2, facecolor=KINDS["loss"][0],
+                                 edgecolor=KINDS["loss"][1], linewidth=0.6, zorder=2))
+    d.ax.plot([lx, lx + k * (lw + 2) - 2], [base_y, base_y], color=MUTED, lw=0.8, zorder=2)
+    d.obstacle(lx, base_y - 20, lx + k * (lw + 2), base_y)
+    d.text(lx + k * (lw + 2) + 2, base_y - 8, "$w_r$", color=INK)
+    d.arrow(rank.right, (lx - 3, ry))
+    d.text(452, ry - 2, "$K = 10$\n$w_r \\propto e^{-r/\\lambda}$, $\\lambda = 5$\n(hybrid: $\\times$\ndiscrepancy)",
+           va="center")
+    d.text(88, ry + 33, "teacher's lists: computed once,\nbefore training", va="center")
+    score = d.box(262, sy2, 118, 52, "student scores\n$\\hat y_i = \\mathbf{F}_t\\cdot\\mathbf{M}_i$ for\n"
+                  "$i \\in \\{o_t, j_t, \\pi_1 \\ldots \\pi_K\\}$", "loss", linespacing=1.25)
+    d.arrow(s2.right, score.left)
+    rd = d.box(388, sy2 - 28, 112, 40, "ranking term $\\mathcal{L}_{RD}$\n"
+               "$-\\Sigma_r\\, w_r \\log\\sigma(\\hat y_{\\pi_r})$", "loss")
+    base = d.box(388, sy2 + 28, 112, 40, "$\\mathcal{L}_{\\mathrm{SASRec}}$: BCE,\n$o_t$ against $j_t$", "loss")
+    d.dot(326, score.cy)
+    d.line(score.right, (326, score.cy))
+    d.arrow((326, score.cy), (326, rd.cy), rd.left)
+    d.arrow((326, score.cy), (326, base.cy), base.left)
+    d.arrow((lx + 9, base_y + 2), (lx + 9, ry + 50), (score.cx, ry + 50), score.top)
+    d.text(300, ry + 42, "$\\pi_r$", color=INK)
+    d.arrow((rd.cx + 20, base_y + 2), (rd.cx + 20, rd.y0))
+    total2 = d.box(495, sy2, 82, 96, "total\n$\\mathcal{L}_{\\mathrm{SASRec}}$\n"
+                   "$+\\,\\lambda_{RD}\\,\\mathcal{L}_{RD}$\n"
+                   "$\\lambda_{RD} = 0.5$", "loss", linespacing=1.5)
+    d.arrow(rd.right, (total2.x0, rd.cy))
+    d.arrow(base.right, (total2.x0, base.cy))
+    d.legend(8, 518, [("data", "input"), ("linear", "network"), ("norm", "softmax"), ("loss", "score, loss")],
+             columns=4, title=None)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. CapsNet (lessons_src/capsules/capsnet.py, CapsNetConfig defaults = the paper's MNIST network)
+
+
+def digit_glyph(d: Diagram, x0, y0, size, color=INK, lw=3.0, alpha=1.0):
+    """A 28 × 28 image of a handwritten 7: a framed square and two strokes."""
+    d.ax.add_patch(Rectangle((x0, y0), size, size, facecolor="white", edgecolor=KINDS["data"][1], linewidth=1.0,
+                             zorder=2))
+    xs = [x0 + size * f for f in (0.25, 0.74, 0.44)]
+    ys = [y0 + size * f for f in (0.27, 0.25, 0.80)]
+    d.ax.plot(xs, ys, color=color, lw=lw, alpha=alpha, solid_capstyle="round", solid_joinstyle="round", zorder=3)
+    d.ax.plot([x0 + size * 0.36, x0 + size * 0.66], [y0 + size * 0.54, y0 + size * 0.52], color=color, lw=lw * 0.8,
+              alpha=alpha, solid_capstyle="round", zorder=3)
+    d.obstacle(x0, y0, x0 + size, y0 + size)
+
+
+def capsnet() -> Diagram:
+    d = Diagram(height=480)
+    gx = 8.0  # glyph column
+    lx, lw = 186.0, 244.0  # encoder column (centre, width)
+    rx, rw = 425.0, 196.0  # decoder column
+    rows = [30.0 + 56.0 * k for k in range(8)]
+    h = 36.0
+
+    def stack(x0, y0, side, n, kind, step=3.5):
+        fill, edge, _ = KINDS[kind]
+        for k in range(n):
+            o = (n - 1 - k) * step
+            d.ax.add_patch(Rectangle((x0 + o, y0 + k * step), side, side, facecolor=fill, edgecolor=edge,
+                                     linewidth=0.8, zorder=2 + k * 0.01))
+        d.obstacle(x0, y0, x0 + side + (n - 1) * step, y0 + side + (n - 1) * step)
+
+    # encoder, top to bottom
+    digit_glyph(d, gx + 4, rows[0] - 20, 40)
+    inp = d.box(lx, rows[0], lw, h, "input image $\\mathbf{x}$: 1 × 28 × 28", "data", size=FS_SMALL)
+    stack(gx + 2, rows[1] - 20, 30, 4, "linear")
+    conv = d.box(lx, rows[1], lw, h, "Conv1: 256 filters 9 × 9, stride 1, ReLU\n→ 256 × 20 × 20", "linear",
+                 size=FS_SMALL)
+    stack(gx + 2, rows[2] - 20, 32, 3, "data")
+    angles = [20, 75, 140, 200, 260, 320, 45, 110, 170, 235, 300, 350]
+    for i in range(4):
+        for j in range(4):
+            a = math.radians(angles[(i * 4 + j) % len(angles)])
+            x, y = gx + 2 + 4 + j * 8, rows[2] - 20 + 2 * 3.5 + 4 + i * 8
+            d.ax.plot([x, x + 3.2 * math.cos(a)], [y, y - 3.2 * math.sin(a)], color=KINDS["data"][1], lw=1.0,
+                      zorder=3)
+    prim = d.box(lx, rows[2], lw, h, "PrimaryCaps: 32 types × 8-D, 9×9, stride 2\n"
+                 "1152 = 32 × 6 × 6 capsules $\\mathbf{u}_i$, squashed", "linear", size=FS_SMALL)
+    # votes: one capsule predicts every digit capsule
+    fx, fy = gx + 6, rows[3]
+    for t in (-15, -5, 5, 15):
+        d.arrow((fx, fy), (fx + 34, fy + t), lw=0.9, color=KINDS["linear"][1], check=False)
+    d.dot(fx, fy, color=KINDS["linear"][1])
+    d.obstacle(fx - 3, fy - 16, fx + 36, fy + 16)
+    votes = d.box(lx, rows[3], lw, h, "votes $\\hat{\\mathbf{u}}_{j|i} = \\mathbf{W}_{ij}\\mathbf{u}_i$, "
+                  "one 16 × 8 $\\mathbf{W}_{ij}$ per pair\n1152 × 10 predictions of 16-D", "linear", size=FS_SMALL)
+    # routing: a loop
+    cxr, cyr, rr = gx + 22, rows[4], 13.0
+    theta = [math.radians(a) for a in range(40, 360, 10)]
+    d.ax.plot([cxr + rr * math.cos(t) for t in theta], [cyr + rr * math.sin(t) for t in theta],
+              color=KINDS["mix"][1], lw=1.3, zorder=3)
+    end = theta[-1]
+    d.arrow((cxr + rr * math.cos(end - 0.2), cyr + rr * math.sin(end - 0.2)),
+            (cxr + rr * math.cos(end + 0.35), cyr + rr * math.sin(end + 0.35)), color=KINDS["mix"][1], lw=1.3,
+            check=False)
+    d.text(cxr, cyr, "×3", size=FS_SMALL, ha="center", color=KINDS["mix"][1], free=False)
+    d.obstacle(cxr - rr - 2, cyr - rr - 2, cxr + rr + 2, cyr + rr + 2)
+    route = d.box(lx, rows[4], lw, h, "dynamic routing by agreement, 3 iterations\n"
+                  "$\\mathbf{v}_j = \\mathrm{squash}(\\Sigma_i\\, c_{ij}\\hat{\\mathbf{u}}_{j|i})$, "
+                  "$c_{ij} = \\mathrm{softmax}_j(b_{ij})$", "mix", size=FS_SMALL)
+    # digit capsules: ten vectors, the true digit's the longest
+    lengths = [0.25, 0.15, 0.3, 0.2, 0.1, 0.22, 0.12, 0.95, 0.18, 0.28]
+    for k, size in enumerate(lengths):
+        y = rows[5] - 18 + 4 * k
+        strong = k == 7
+        d.ax.plot([gx + 2, gx + 2 + 40 * size], [y, y], color=KINDS["data"][1] if strong else "#9db6d6",
+                  lw=2.4 if strong else 1.6, solid_capstyle="butt", zorder=3)
+    d.obstacle(gx, rows[5] - 20, gx + 44, rows[5] + 20)
+    digit = d.box(lx, rows[5], lw, h, "DigitCaps: 10 capsules $\\mathbf{v}_j$ of 16-D", "data", size=FS_SMALL)
+    length = d.box(lx, rows[6], lw, h, "lengths $\\|\\mathbf{v}_j\\|$ in [0, 1): the probability\n"
+                   "that digit $j$ is present", "loss", size=FS_SMALL)
+    for a, b in ((inp, conv), (conv, prim), (prim, votes), (votes, route), (route, digit), (digit, length)):
+        d.arrow(a.bottom, b.top)
+
+    # decoder, bottom to top, back to an image next to the input
+    mask = d.box(rx, rows[5], rw, h, "mask: zero all capsules but one\n"
+                 "(the true class; at test the longest)", "mask", size=FS_SMALL)
+    fc1 = d.box(rx, rows[4], rw, h, "FC 160 → 512, ReLU", "linear", size=FS_SMALL)
+    fc2 = d.box(rx, rows[3], rw, h, "FC 512 → 1024, ReLU", "linear", size=FS_SMALL)
+    fc3 = d.box(rx, rows[2], rw, h, "FC 1024 → 784, sigmoid", "linear", size=FS_SMALL)
+    recon = d.box(rx - 26, rows[1], rw - 52, h, "reconstruction $\\hat{\\mathbf{x}}$\n28 × 28", "data", size=FS_SMALL)
+    digit_glyph(d, rx + rw / 2 - 40, rows[1] - 20, 40, color="#5a6b80", lw=3.6, alpha=0.75)
+    sse = d.box(rx, rows[0], rw, h, "reconstruction loss $\\Sigma_p\\,(x_p - \\hat x_p)^2$", "loss", size=FS_SMALL)
+    d.arrow(digit.right, mask.left)
+    for a, b in ((mask, fc1), (fc1, fc2), (fc2, fc3)):
+        d.arrow(a.top, b.bottom)
+    d.arrow((recon.cx, recon.y0), (recon.cx, sse.y1))
+    d.arrow((recon.cx, fc3.y0), recon.bottom)
+    d.arrow(inp.right, sse.left)
+    d.line((rx - rw / 2 - 5, rows[4] + h / 2), (rx - rw / 2 - 5, rows[2] - h / 2), color=FRAME, check=False)
+    d.text(rx - rw / 2 - 12, rows[3], "decoder", size=FS_SMALL, rotation=90, ha="center", va="center")
+
+    total = d.box(300, rows[7], 464, 44, "margin loss $\\Sigma_k\\, T_k \\max(0, 0.9 - \\|\\mathbf{v}_k\\|)^2 + "
+                  "0.5\\,(1 - T_k)\\max(0, \\|\\mathbf{v}_k\\| - 0.1)^2$\n"
+                  "$+\\ 0.0005\\,\\times$ reconstruction loss", "loss", size=FS_SMALL)
+    d.arrow(length.bottom, (length.cx, total.y0))
+    d.arrow(sse.right, (534, sse.cy), (534, total.cy), total.right)
+    d.legend(8, 468, [("data", "image, capsules"), ("linear", "learned layer"), ("mix", "routing"),
+                      ("mask", "mask"), ("loss", "output, loss")], columns=5, title=None)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------
+# 4. Multi-interest extraction (lessons_src/capsules/interests.py)
+
+
+def interest_routing() -> Diagram:
+    d = Diagram(height=500)
+    # the behaviour sequence
+    tokens = ["0", "0"] + [f"$\\mathbf{{e}}_{k}$" for k in range(1, 7)]
+    tw, gap = 28.0, 3.0
+    t0 = 150.0
+    for n, tok in enumerate(tokens):
+        d.box(t0 + n * (tw + gap) + tw / 2, 22, tw, 20, tok, kind="mask" if tok == "0" else "data", rounding=2)
+    d.text(t0 - 8, 22, "behaviours", ha="right", color=INK)
+    tend = t0 + len(tokens) * (tw + gap) - gap
+    d.text(tend + 8, 22, "$\\mathbf{e}_i = \\mathbf{M}[\\mathrm{item}_i]$,\nleft-padded")
+    tcx = (t0 + tend) / 2
+
+    # the two maps; û leaves both towards the weighted sum
+    sum_x = 374.0
+    mind = d.box(126, 84, 212, 38, "MIND: $\\hat{\\mathbf{u}}_{j|i} = \\mathbf{S}\\,\\mathbf{e}_i$\n"
+                 "one map, shared by all interests", "linear")
+    comi = d.box(sum_x, 84, 236, 38, "ComiRec-DR (used here): "
+                 "$\\hat{\\mathbf{u}}_{j|i} = \\mathbf{S}_{ij}\\,\\mathbf{e}_i$\n"
+                 "one map per position $i$ and interest $j$", "linear")
+    d.text((mind.x1 + comi.x0) / 2, 84, "or", ha="center", color=INK)
+    d.dot(tcx, 46)
+    d.line((tcx, 32), (tcx, 46))
+    d.arrow((tcx, 46), (mind.cx, 46), mind.top)
+    d.arrow((tcx, 46), (comi.cx, 46), comi.top)
+
+    # routing: init, then a loop of four steps
+    d.frame(14, 128, 446, 304, "routing, 3 iterations")
+    init = d.box(92, 190, 140, 40, "start: $b_{ij} = 0$ (ComiRec-DR)\n"
+                 "or $b_{ij} \\sim \\mathcal{N}(0, 1)$ (MIND)", "mix",
+                 size=FS_SMALL)
+    soft = d.box(236, 190, 128, 40, "$c_{ij} = \\mathrm{softmax}_j(b_{ij})$\nover the $K$ interests", "norm",
+                 size=FS_SMALL)
+    ssum = d.box(sum_x, 190, 116, 40, "$\\mathbf{s}_j = \\Sigma_i\\, c_{ij}\\,\\hat{\\mathbf{u}}_{j|i}$\n"
+                 "padding: $c_{ij} = 0$", "mix", size=FS_SMALL)
+    squash_ = d.box(sum_x, 266, 116, 30, "$\\mathbf{v}_j = \\mathrm{squash}(\\mathbf{s}_j)$", "norm", size=FS_SMALL)
+    agree = d.box(236, 266, 128, 40, "$b_{ij} \\leftarrow b_{ij} + \\hat{\\mathbf{u}}_{j|i}\\cdot\\mathbf{v}_j$\n"
+                  "agreement", "mix", size=FS_SMALL)
+    d.arrow(init.right, soft.left)
+    d.arrow(soft.right, ssum.left)
+    d.arrow(ssum.bottom, squash_.top)
+    d.arrow(squash_.left, agree.right)
+    d.arrow(agree.top, soft.bottom)
+    d.text(agree.cx - 6, 228, "next iteration", ha="right")
+    d.line(mind.bottom, (mind.cx, 116), (sum_x, 116))
+    d.arrow(comi.bottom, ssum.top)
+    d.dot(sum_x, 116)
+    d.text(sum_x + 6, 150, "$\\hat{\\mathbf{u}}_{j|i}$", color=INK)
+
+    # the K interest capsules
+    ix = 494.0
+    d.text(ix, 148, "$K = 4$\ninterests", ha="center", color=INK)
+    caps = [d.box(ix, 192 + 25 * k, 48, 19, f"$\\mathbf{{v}}_{k + 1}$", "data", rounding=2) for k in range(4)]
+    group = Box(ix, (caps[0].y0 + caps[3].y1) / 2, 62, caps[3].y1 - caps[0].y0 + 12)
+    d.frame(group.x0, group.y0, group.x1, group.y1, color=KINDS["data"][1])
+    d.arrow(squash_.right, (group.x0, squash_.cy))
+
+    # training and serving
+    bus = 318.0
+    d.line(group.bottom, (ix, bus))
+    d.dot(ix, bus)
+    d.frame(8, 332, 294, 476, "training: the next item $t$ is known", label_size=FS)
+    d.frame(304, 332, 532, 476, "serving: no target", label_size=FS)
+    target = d.box(46, 384, 64, 36, "target\n$\\mathbf{e}_t = \\mathbf{M}[t]$", "data", size=FS_SMALL)
+    readout = d.box(186, 384, 196, 52, "label-aware readout: the interest\n"
+                    "$\\mathbf{v}_{j^*}$ with $j^* = \\mathrm{argmax}_j\\, \\mathbf{v}_j\\cdot\\mathbf{e}_t$\n"
+                    "(MIND: weights $\\mathrm{softmax}((\\mathbf{V}\\mathbf{e}_t)^p)$)", "mix", size=FS_SMALL,
+                    linespacing=1.3)
+    ce = d.box(151, 446, 266, 34, "softmax over all $N$ items, cross-entropy with $t$\n"
+               "(MIND and ComiRec sample this softmax)", "loss", size=FS_SMALL, linespacing=1.25)
+    d.arrow(target.right, readout.left)
+    d.arrow((readout.cx, readout.y1), (readout.cx, ce.y0))
+    retrieve = d.box(418, 384, 212, 52, "each interest scores every item,\n"
+                     "$\\mathbf{v}_j\\cdot\\mathbf{M}[i]$, and keeps its top $N$", "loss", size=FS_SMALL)
+    merge = d.box(418, 446, 212, 34, "merge the $K$ lists by score:\n"
+                  "$\\mathrm{max}_j\\, \\mathbf{v}_j\\cdot\\mathbf{M}[i]$"
+                  " → top $N$", "loss", size=FS_SMALL, linespacing=1.25)
+    d.arrow(retrieve.bottom, merge.top)
+    d.arrow((ix, bus), (readout.x1 - 22, bus), (readout.x1 - 22, readout.y0))
+    d.arrow((ix, bus), (ix, retrieve.y0))
+    d.legend(8, 490, [("data", "items, interests"), ("linear", "learned map"), ("norm", "softmax, squash"),
+                      ("mix", "routing"), ("loss", "score, loss")], columns=5, title=None)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------
+# 5. One routing iteration (lessons_src/capsules/routing.py, Procedure 1 of Sabour et al.)
+
+
+def routing_iteration() -> Diagram:
+    d = Diagram(height=214)
+    d.text(8, 14, "One iteration of routing by agreement (repeated $r = 3$ times; the last skips the update)",
+           size=FS, color=INK, weight="bold")
+    row1, row2, low = 66.0, 150.0, 200.0
+    u = d.box(40, row1, 64, 38, "parts\n$\\mathbf{u}_i$", "data")
+    pred = d.box(136, row1, 104, 38, "prediction\n$\\hat{\\mathbf{u}}_{j|i} = \\mathbf{W}_{ij}\\mathbf{u}_i$", "linear")
+    ssum = d.box(276, row1, 128, 38, "$\\mathbf{s}_j = \\Sigma_i\\, c_{ij}\\,\\hat{\\mathbf{u}}_{j|i}$\n"
+                 "weighted sum over $i$", "mix")
+    squash_ = d.box(422, row1, 124, 38, "$\\mathbf{v}_j = \\mathrm{squash}(\\mathbf{s}_j)$\n"
+                    "length in [0, 1)", "norm")
+    soft = d.box(276, row2, 128, 44, "$c_{ij} = \\mathrm{softmax}_j(b_{ij})$\n$\\Sigma_j\\, c_{ij} = 1$; "
+                 "start: $b_{ij} = 0$", "norm", size=FS_SMALL)
+    agree = d.box(422, row2, 124, 44, "$b_{ij} \\leftarrow b_{ij} + \\hat{\\mathbf{u}}_{j|i}\\cdot\\mathbf{v}_j$\n"
+                  "agreement", "mix", size=FS_SMALL)
+    d.arrow(u.right, pred.left)
+    d.arrow(pred.right, ssum.left)
+    d.arrow(ssum.right, squash_.left)
+    d.arrow(squash_.right, (524, row1))
+    d.text(514, row1 - 12, "$\\mathbf{v}_j$", color=INK, ha="center")
+    d.text(514, row1 + 14, "wholes", ha="center")
+    d.arrow(soft.top, ssum.bottom)
+    d.text(soft.cx + 6, (soft.y0 + ssum.y1) / 2, "$c_{ij}$", color=INK)
+    d.arrow(squash_.bottom, agree.top)
+    d.text(squash_.cx + 6, (squash_.y1 + agree.y0) / 2, "$\\mathbf{v}_j$", color=INK)
+    d.arrow(agree.left, soft.right)
+    d.text((soft.x1 + agree.x0) / 2, row2 - 10, "$b_{ij}$", color=INK, ha="center")
+    # the predictions also feed the agreement
+    tap = (pred.x1 + ssum.x0) / 2
+    d.dot(tap, row1)
+    d.arrow((tap, row1), (tap, low), (agree.cx, low), agree.bottom)
+    d.text(tap, row1 - 13, "$\\hat{\\mathbf{u}}_{j|i}$", color=INK, ha="center")
+    d.text(tap + 8, low - 9, "the predictions also enter the agreement")
+    d.text(8, 112, "$i$: lower capsule (part)\n$j$: upper capsule (whole)", va="center")
+    d.legend(8, 146, [("data", "capsules"), ("linear", "learned map"), ("norm", "softmax, squash"),
+                      ("mix", "routing")], row=15, title=None)
+    return d
+
+
+FIGURES = {
+    "sasrec_architecture.svg": sasrec,
+    "distillation_architecture.svg": distillation,
+    "capsnet_architecture.svg": capsnet,
+    "interest_routing_architecture.svg": interest_routing,
+    "routing_iteration.svg": routing_iteration,
+}
+
+
+def main(names: list[str]) -> int:
+    problems = []
+    for name, draw in FIGURES.items():
+        if names and name not in names:
+            continue
+        problems += draw().save(name)
+        print(f"wrote {OUT / name}")
+    for p in problems:
+        print("layout:", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
