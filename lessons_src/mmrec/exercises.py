@@ -73,7 +73,7 @@ def check_auc(fn: Callable) -> str:
 
 def check_candidate_user(fn: Callable) -> str:
     """Exercise 3: ``fn(t_c, v_c, T, V)`` → the user vector Σ_{x,y} u^{x→y} (d,) for one candidate
-    (t_c, v_c: (d,)) and H clicked news (T, V: (H, d)), with α^{x→y} = softmax_i(x_c · y_i)."""
+    (t_c, v_c: (d,)) and H clicked news (T, V: (H, d)), with α^{x→y} = softmax_i(x_c · y_i / √d)."""
     g = torch.Generator().manual_seed(3)
     t_c, v_c, T, V = torch.randn(4, generator=g), torch.randn(4, generator=g), torch.randn(6, 4, generator=g), \
         torch.randn(6, 4, generator=g)
@@ -93,4 +93,4 @@ def check_candidate_user(fn: Callable) -> str:
     same_v, _ = candidate_aware_attention({"v": v_c[None, None]}, {"v": V[None]}, mask)
     if torch.allclose(got, (same + same_v)[0, 0], atol=1e-5):
         return "✗ only t→t and v→v: the cross pairings t→v (candidate title, clicked images) and v→t are missing"
-    return "✗ wrong values: sum the four u^{x→y} = Σ_i softmax_i(x_c · y_i) y_i over x, y ∈ {t, v}"
+    return "✗ wrong values: sum the four u^{x→y} = Σ_i softmax_i(x_c · y_i / √d) y_i over x, y ∈ {t, v}"

@@ -9,7 +9,7 @@ is the whole image). For a user who clicked news n_1 … n_H and a candidate new
     E^r ← LN(E^r + softmax(Q_r K_wᵀ / √d_h) V_w) → FFN                      each stream asks the other
     t = Σ_i softmax_i(q_wᵀ tanh(W_w E^w_i)) E^w_i,  v = same over regions   word / region attention pooling
 
-    α^{x→y}_i = softmax_i( x_c · y_i )       x, y ∈ {t, v}: candidate modality x, clicked modality y
+    α^{x→y}_i = softmax_i( x_c · y_i / √d )  x, y ∈ {t, v}: candidate modality x, clicked modality y
     u^{x→y}   = Σ_i α^{x→y}_i y_i            four user vectors, one per pairing (t→t, t→v, v→t, v→v)
     ŷ(u, c)   = (t_c + v_c) · Σ_{x,y} u^{x→y}                                 click score
 
@@ -19,9 +19,9 @@ an impression. Every padding position — title words, image regions, history ne
 ``public_code_masks=True`` reproduces the public code, which masks none of them (see the chapter).
 
 Switches for the experiments: ``modalities`` ("both", "text": NRMS-like, "image"),
-``co_attention`` (False: the two streams never meet) and ``user_attention`` ("candidate": the
-four pairings above; "pooling": a learned attention pooling over clicked news, blind to the
-candidate).
+``co_attention`` (False: each co-attention layer becomes a self-attention layer in each stream,
+same depth and size, so the streams never meet) and ``user_attention`` ("candidate": the four
+pairings above; "pooling": a learned attention pooling over clicked news, blind to the candidate).
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ class MMRecConfig:
     vocab_size: int  # word ids 0 (padding) … vocab_size − 1
     hidden: int = 64  # d, of words, regions, news and users
     heads: int = 4
-    text_layers: int = 1  # self-attention layers of the text stream before co-attention
-    image_layers: int = 1
+    text_layers: int = 0  # self-attention layers of the text stream before co-attention
+    image_layers: int = 0  # (pretrained token vectors are contextual already: 0 by default)
     co_layers: int = 1  # co-attention layers (ViLBERT's co-TRM)
     crop_size: int = 16  # S: each region crop is a (3, S, S) image
-    dropout: float = 0.2
+    word_features: int = 0  # F_t > 0: read frozen pretrained token vectors (news.title_vectors) instead of word ids
+    region_features: int = 0  # F_v > 0: read frozen pretrained region vectors (news.region_vectors) instead of pixels
+    dropout: float = 0.1
     modalities: str = "both"
     co_attention: bool = True
     user_attention: str = "candidate"
@@ -58,7 +60,7 @@ class MMRecConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
-        for name in ("text_layers", "image_layers", "co_layers"):
+        for name in ("text_layers", "image_layers", "co_layers", "word_features", "region_features"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
@@ -130,17 +132,29 @@ class TransformerLayer(nn.Module):
 
 
 class CoAttentionLayer(nn.Module):
-    """ViLBERT's co-TRM: words query the regions, regions query the words, both from the same inputs."""
+    """ViLBERT's co-TRM: words query the regions, regions query the words, both from the same inputs.
 
-    def __init__(self, hidden: int, heads: int, dropout: float):
+    ``cross=False`` (the ablation, or a single modality) makes each stream attend to itself
+    instead: the same layer, minus the exchange."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float, streams: tuple[str, ...], cross: bool):
         super().__init__()
-        self.text = TransformerLayer(hidden, heads, dropout)
-        self.image = TransformerLayer(hidden, heads, dropout)
+        self.cross = cross
+        self.text = TransformerLayer(hidden, heads, dropout) if "t" in streams else None
+        self.image = TransformerLayer(hidden, heads, dropout) if "v" in streams else None
 
     def forward(self, words, word_mask, regions, region_mask):
-        new_words, word_to_region = self.text(words, regions, region_mask)  # (B, L, d), (B, h, L, R)
-        new_regions, region_to_word = self.image(regions, words, word_mask)  # (B, R, d), (B, h, R, L)
-        return new_words, new_regions, word_to_region, region_to_word
+        """Returns the new words (B, L, d), regions (B, R, d) and the attention weights of each
+        stream: (B, h, L, R) and (B, h, R, L) when ``cross``, else (B, h, L, L) and (B, h, R, R)."""
+        text_weights = image_weights = None
+        new_words, new_regions = words, regions
+        if self.text is not None:
+            context, context_mask = (regions, region_mask) if self.cross else (words, word_mask)
+            new_words, text_weights = self.text(words, context, context_mask)
+        if self.image is not None:
+            context, context_mask = (words, word_mask) if self.cross else (regions, region_mask)
+            new_regions, image_weights = self.image(regions, context, context_mask)
+        return new_words, new_regions, text_weights, image_weights
 
 
 class AttentionPooling(nn.Module):
@@ -160,41 +174,55 @@ class AttentionPooling(nn.Module):
 # ---------------------------------------------------------------- token embeddings of the two streams
 
 class TitleEmbedding(nn.Module):
-    """E^w = WordEmb(w) + PosEmb(position), layer-normalised: (B, L) word ids → (B, L, d)."""
+    """E^w = WordEmb(w) + PosEmb(position), layer-normalised: (B, L) word ids → (B, L, d).
+
+    With ``word_features`` = F the words arrive as frozen pretrained token vectors (B, L, F) and
+    WordEmb is a learned projection W_t ∈ R^{F×d} (as MM-Rec fine-tunes on top of ViLBERT)."""
 
     def __init__(self, config: MMRecConfig, max_len: int = 64):
         super().__init__()
-        self.words = nn.Embedding(config.vocab_size, config.hidden, padding_idx=0)
+        if config.word_features:
+            self.words = nn.Linear(config.word_features, config.hidden)
+        else:
+            self.words = nn.Embedding(config.vocab_size, config.hidden, padding_idx=0)
         self.positions = nn.Embedding(max_len, config.hidden)
         self.norm, self.dropout = nn.LayerNorm(config.hidden), nn.Dropout(config.dropout)
 
-    def forward(self, title_ids: torch.Tensor) -> torch.Tensor:
-        if title_ids.shape[1] > self.positions.num_embeddings:
-            raise ValueError(f"titles of {title_ids.shape[1]} words; at most {self.positions.num_embeddings}")
-        positions = torch.arange(title_ids.shape[1], device=title_ids.device)
-        return self.dropout(self.norm(self.words(title_ids) + self.positions(positions)))
+    def forward(self, title: torch.Tensor) -> torch.Tensor:
+        if title.shape[1] > self.positions.num_embeddings:
+            raise ValueError(f"titles of {title.shape[1]} tokens; at most {self.positions.num_embeddings}")
+        positions = torch.arange(title.shape[1], device=title.device)
+        return self.dropout(self.norm(self.words(title) + self.positions(positions)))
 
 
 class RegionEmbedding(nn.Module):
     """E^r = CNN(crop) + W_loc [x0, y0, x1, y1, area]: (B, R, 3, S, S), (B, R, 4) → (B, R, d).
 
     It stands in for the paper's frozen ResNet feature of each Mask R-CNN region, plus ViLBERT's
-    5-d location embedding of the box; here the small CNN is trained with the recommender."""
+    5-d location embedding of the box. Either a small CNN on the crops (B, R, 3, S, S), trained
+    with the recommender, or (``region_features`` = F) a learned projection of frozen pretrained
+    region vectors (B, R, F), as the paper reads frozen ResNet features."""
 
     def __init__(self, config: MMRecConfig):
         super().__init__()
-        side = config.crop_size // 4
-        self.cnn = nn.Sequential(
-            nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU(),  # (3, S, S) → (16, S/2, S/2)
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # → (32, S/4, S/4)
-            nn.Flatten(), nn.Linear(32 * side * side, config.hidden),
-        )
+        if config.region_features:
+            self.cnn = nn.Linear(config.region_features, config.hidden)
+        else:
+            side = config.crop_size // 4
+            self.cnn = nn.Sequential(
+                nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.ReLU(),  # (3, S, S) → (16, S/2, S/2)
+                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # → (32, S/4, S/4)
+                nn.Flatten(), nn.Linear(32 * side * side, config.hidden),
+            )
         self.location = nn.Linear(5, config.hidden)
         self.norm, self.dropout = nn.LayerNorm(config.hidden), nn.Dropout(config.dropout)
 
     def forward(self, crops: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         batch, regions = crops.shape[:2]
-        features = self.cnn(crops.flatten(0, 1)).view(batch, regions, -1)  # (B, R, d)
+        if crops.dim() == 3:  # pretrained region vectors (B, R, F)
+            features = self.cnn(crops)  # (B, R, d)
+        else:
+            features = self.cnn(crops.flatten(0, 1)).view(batch, regions, -1)  # (B, R, d)
         area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])  # (B, R)
         location = self.location(torch.cat([boxes, area.unsqueeze(-1)], -1))  # (B, R, d)
         return self.dropout(self.norm(features + location))
@@ -229,8 +257,8 @@ class NewsEncoder(nn.Module):
         self.regions = RegionEmbedding(config) if "v" in uses else None
         self.image_layers = nn.ModuleList(TransformerLayer(d, h, p) for _ in range(config.image_layers * ("v" in uses)))
         self.region_pooling = AttentionPooling(d) if "v" in uses else None
-        co = config.co_layers if config.co_attention and uses == ("t", "v") else 0
-        self.co_layers = nn.ModuleList(CoAttentionLayer(d, h, p) for _ in range(co))
+        cross = config.co_attention and uses == ("t", "v")
+        self.co_layers = nn.ModuleList(CoAttentionLayer(d, h, p, uses, cross) for _ in range(config.co_layers))
 
     def forward(self, title_ids, title_mask, crops, boxes, region_mask) -> NewsVectors:
         """title_ids, title_mask: (B, L); crops: (B, R, 3, S, S); boxes: (B, R, 4); region_mask: (B, R)."""
@@ -247,9 +275,10 @@ class NewsEncoder(nn.Module):
                 regions, _ = layer(regions, regions, region_mask)
         word_to_region, region_to_word = [], []
         for layer in self.co_layers:
-            words, regions, w2r, r2w = layer(words, title_mask, regions, region_mask)
-            word_to_region.append(w2r)
-            region_to_word.append(r2w)
+            words, regions, text_weights, image_weights = layer(words, title_mask, regions, region_mask)
+            if layer.cross:
+                word_to_region.append(text_weights)
+                region_to_word.append(image_weights)
         t, word_weights = self.word_pooling(words, title_mask) if words is not None else (None, None)
         v, region_weights = self.region_pooling(regions, region_mask) if regions is not None else (None, None)
         return NewsVectors(t, v, word_weights, region_weights, word_to_region or None, region_to_word or None)
@@ -259,14 +288,17 @@ class NewsEncoder(nn.Module):
 
 def candidate_aware_attention(candidate: dict[str, torch.Tensor], clicked: dict[str, torch.Tensor],
                               history_mask: torch.Tensor):
-    """The four pairings: α^{x→y}_i = softmax_i(x_c · y_i), u^{x→y} = Σ_i α^{x→y}_i y_i.
+    """The four pairings: α^{x→y}_i = softmax_i(x_c · y_i / √d), u^{x→y} = Σ_i α^{x→y}_i y_i.
 
     candidate[x]: (B, C, d); clicked[y]: (B, H, d); history_mask: (B, H), True at real clicks.
     Returns the user vector Σ_{x,y} u^{x→y} per candidate, (B, C, d), and the weights
-    {"x→y": (B, C, H)}. Parameter-free: the news encoder alone decides what is relevant."""
+    {"x→y": (B, C, H)}. Parameter-free: the news encoder alone decides what is relevant. The
+    1/√d keeps the softmax from saturating at initialisation (dot products of d-dim layer-normed
+    vectors are O(d)); it sped up learning here (the public code divides by nothing)."""
     user, weights = 0.0, {}
     for x, y in product(candidate, clicked):
-        logits = candidate[x] @ clicked[y].transpose(1, 2)  # (B, C, H): x_c · y_i
+        scale = 1.0 / math.sqrt(candidate[x].shape[-1])
+        logits = candidate[x] @ clicked[y].transpose(1, 2) * scale  # (B, C, H): x_c · y_i / √d
         alpha = logits.masked_fill(~history_mask[:, None, :], MASKED).softmax(-1)
         user = user + alpha @ clicked[y]  # (B, C, d)
         weights[f"{x}→{y}"] = alpha
@@ -284,8 +316,10 @@ class MMRec(nn.Module):
     def encode_news(self, news, index: torch.Tensor) -> NewsVectors:
         """Vectors of the news ``index`` (any shape of indices into ``news``, a NewsFeatures)."""
         flat = index.reshape(-1)
-        return self.news_encoder(news.title_ids[flat], news.title_mask[flat], news.regions[flat],
-                                 news.boxes[flat], news.region_mask[flat])
+        title = news.title_vectors if self.config.word_features else news.title_ids
+        regions = news.region_vectors if self.config.region_features else news.regions
+        return self.news_encoder(title[flat], news.title_mask[flat], regions[flat], news.boxes[flat],
+                                 news.region_mask[flat])
 
     def user_vectors(self, candidate: dict, clicked: dict, history_mask: torch.Tensor):
         """(B, C, d) user vector for each candidate, and the attention weights behind it."""

@@ -35,12 +35,12 @@ def user(t_c, v_c, T, V):
     out = torch.zeros_like(t_c)
     for x in (t_c, v_c):
         for Y in (T, V):
-            out += torch.softmax(Y @ x, 0) @ Y
+            out += torch.softmax(Y @ x / len(x) ** 0.5, 0) @ Y
     return out
 
 
 def test_candidate_user_checker():
     assert check_candidate_user(user) == PASS
-    same_only = lambda t_c, v_c, T, V: torch.softmax(T @ t_c, 0) @ T + torch.softmax(V @ v_c, 0) @ V
+    same_only = lambda t_c, v_c, T, V: torch.softmax(T @ t_c / 2, 0) @ T + torch.softmax(V @ v_c / 2, 0) @ V
     assert "cross pairings" in check_candidate_user(same_only)
     assert check_candidate_user(lambda *a: torch.zeros(3)).startswith("✗ expected shape")

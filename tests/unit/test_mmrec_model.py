@@ -76,6 +76,18 @@ def test_padded_history_changes_nothing_unless_the_public_bug_is_on(public):
     assert torch.allclose(short, padded, atol=1e-6) != public
 
 
+def test_without_co_attention_the_streams_never_meet():
+    model, news = model_for(co_attention=False, co_layers=2), fake_news()
+    index = torch.arange(1, 12)
+    other = FakeNews(news.title_ids, news.title_mask, torch.rand(news.regions.shape), torch.rand(news.boxes.shape),
+                     news.region_mask)
+    with torch.no_grad():
+        assert torch.allclose(model.encode_news(news, index).t, model.encode_news(other, index).t, atol=1e-6)
+        with_co = model_for(co_layers=2)
+        assert not torch.allclose(with_co.encode_news(news, index).t, with_co.encode_news(other, index).t, atol=1e-4)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in with_co.parameters())
+
+
 def test_co_attention_weights_are_distributions_over_the_other_modality():
     model, news = model_for(co_layers=2), fake_news()
     index = torch.arange(1, 12)
@@ -103,8 +115,8 @@ def test_four_pairings_match_a_loop_over_the_paper_equations():
             want = torch.zeros(d)
             for x in "tv":
                 for y in "tv":
-                    logits = torch.tensor([float(cand[x][b, c] @ clicked[y][b, i]) for i in real])
-                    alpha = torch.softmax(logits, 0)  # α^{x→y}_i = softmax_i(x_c · y_i)
+                    logits = torch.tensor([float(cand[x][b, c] @ clicked[y][b, i]) / d ** 0.5 for i in real])
+                    alpha = torch.softmax(logits, 0)  # α^{x→y}_i = softmax_i(x_c · y_i / √d)
                     want += sum(a * clicked[y][b, i] for a, i in zip(alpha, real))
                     assert torch.allclose(weights[f"{x}→{y}"][b, c, real], alpha, atol=1e-6)
             assert torch.allclose(user[b, c], want, atol=1e-5)
