@@ -99,8 +99,9 @@ class ConceptCNN(nn.Module):
         return self.classify(self.features(crops))
 
 
-def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int = 128):
-    """Train :class:`ConceptCNN` on the labelled boxes of ``news``; (model, held-out accuracy)."""
+def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int = 128, min_steps: int = 120):
+    """Train :class:`ConceptCNN` on the labelled boxes of ``news`` for ``epochs`` passes, more if
+    that is under ``min_steps`` steps (a small world); returns (model, held-out accuracy)."""
     if news.region_labels is None or not news.box_labels:
         raise ValueError("news has no labelled boxes (boxes.tsv): keep the model's own CNN (region_features=0)")
     labelled = news.region_labels >= 0  # (N+1, R)
@@ -111,7 +112,8 @@ def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int =
     torch.manual_seed(seed)
     model = ConceptCNN(len(news.box_labels), crops.shape[-1])
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for _ in tqdm(range(epochs), desc="pretraining the region CNN", leave=False):
+    steps_per_epoch = -(-len(train) // batch_size)
+    for _ in tqdm(range(max(epochs, -(-min_steps // steps_per_epoch))), desc="pretraining the region CNN", leave=False):
         shuffled = train[torch.randperm(len(train), generator=generator)]
         for start in range(0, len(shuffled), batch_size):
             batch = shuffled[start:start + batch_size]
