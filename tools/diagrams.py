@@ -3,7 +3,8 @@
 
 One function per figure, each drawing what the code in ``lessons_src`` computes (not a generic
 textbook version): the authors' SASRec block, this book's α convention for distillation, the
-CapsNet sizes of ``CapsNetConfig``, the interest model's hard readout and full softmax.
+CapsNet sizes of ``CapsNetConfig``, the interest model's hard readout and full softmax, MM-Rec's
+co-attention over the book's frozen MiniLM and concept-CNN inputs with every padding mask.
 
 Coordinates are in points (1/72 inch), y pointing down, so a font size and a distance are in the same
 unit. Every figure is 7.5 inches wide: shown at the book's column width (≈ 720–750 px) one point is
@@ -764,12 +765,165 @@ def routing_iteration() -> Diagram:
     return d
 
 
+# ---------------------------------------------------------------------------------------------------
+# 6. MM-Rec (lessons_src/mmrec/model.py; the frozen inputs of lessons_src/mmrec/pretrained.py)
+
+
+def picture_glyph(d: Diagram, x0, y0, w, h):
+    """A news picture: the whole image, two shapes and their object boxes (dashed)."""
+    edge = KINDS["data"][1]
+    d.ax.add_patch(Rectangle((x0, y0), w, h, facecolor="white", edgecolor=edge, linewidth=1.1, zorder=2))
+    d.ax.add_patch(Circle((x0 + 0.27 * w, y0 + 0.45 * h), 0.2 * h, facecolor="#9db6d6", edgecolor="none", zorder=3))
+    d.ax.add_patch(Rectangle((x0 + 0.6 * w, y0 + 0.34 * h), 0.22 * w, 0.46 * h, facecolor="#c5d6ea",
+                             edgecolor="none", zorder=3))
+    for bx, by, bw, bh in ((0.1, 0.14, 0.34, 0.64), (0.54, 0.22, 0.34, 0.66)):
+        d.ax.add_patch(Rectangle((x0 + bx * w, y0 + by * h), bw * w, bh * h, facecolor="none", edgecolor=edge,
+                                 linewidth=0.9, linestyle=(0, (2.5, 1.5)), zorder=4))
+    d.obstacle(x0, y0, x0 + w, y0 + h)
+
+
+def mmrec() -> Diagram:
+    d = Diagram(height=884)
+    xt, xv = 150.0, 390.0  # the text and image streams
+    cw = 200.0  # their boxes
+    qt, qv = 110.0, 430.0  # where each stream's own tokens enter its attention, as queries
+    kt, kv = 200.0, 340.0  # where the other stream's tokens enter, as keys and values
+    rt, rv = 30.0, 510.0  # residual bypasses
+
+    # ---- the news encoder -----------------------------------------------------------------------
+    d.frame(8, 6, 532, 524, "news encoder: one copy, shared by every clicked and candidate news")
+    tokens = ["$w_1$", "$w_2$", "$\\ldots$", "$w_L$"]
+    tw, gap, t0 = 28.0, 4.0, 62.0
+    for n, tok in enumerate(tokens):
+        d.box(t0 + n * (tw + gap) + tw / 2, 42, tw, 20, tok, "data", rounding=2)
+    t1 = t0 + len(tokens) * (tw + gap) - gap
+    d.text(t0 - 6, 42, "title", ha="right", color=INK)
+    d.text(t1 + 6, 42, "word pieces,\n$L \\leq 16$")
+    picture_glyph(d, 270, 28, 52, 28)
+    d.text(329, 42, "picture → regions $r_1 \\ldots r_R$: the whole\nimage + ≤ 4 boxes of the generator", color=INK)
+    enc_t = d.box(xt, 88, cw, 36, "frozen MiniLM (all-MiniLM-L6-v2):\ncontextual token vectors, 384-d",
+                  "linear", linestyle="--", size=FS_SMALL)
+    enc_v = d.box(xv, 88, cw, 36, "frozen concept CNN on each region\n(paper: Mask R-CNN ROIs + ResNet)",
+                  "linear", linestyle="--", size=FS_SMALL)
+    d.arrow(((t0 + t1) / 2, 52), ((t0 + t1) / 2, enc_t.y0))
+    d.arrow((296, 56), (296, enc_v.y0))
+    proj_t = d.box(xt, 138, cw, 36, "projection 384 → $d = 64$\n+ position embedding $\\mathbf{p}_\\ell$",
+                   "linear", size=FS_SMALL)
+    proj_v = d.box(xv, 138, cw, 36, "projection → $d$ + box-location\n"
+                   "embedding of $[x_0, y_0, x_1, y_1, \\mathrm{area}]$", "linear", size=FS_SMALL)
+    d.arrow(enc_t.bottom, proj_t.top, dashed=True)
+    d.arrow(enc_v.bottom, proj_v.top, dashed=True)
+    ln_t = d.box(xt, 178, cw, 22, "LayerNorm → $\\mathbf{E}^w$  ($L \\times d$)", "norm", size=FS_SMALL)
+    ln_v = d.box(xv, 178, cw, 22, "LayerNorm → $\\mathbf{E}^r$  ($R \\times d$)", "norm", size=FS_SMALL)
+    d.arrow(proj_t.bottom, ln_t.top)
+    d.arrow(proj_v.bottom, ln_v.top)
+
+    # the co-attention layer: each stream's queries attend to the other stream's keys and values
+    d.frame(16, 198, 524, 464)
+    d.text(270, 210, "co-attention layer (ViLBERT's co-TRM)", ha="center", size=FS, color=INK, weight="bold")
+    tap, tap2 = 224.0, 382.0
+    kv_t = d.box(kt, 266, 116, 28, "$\\mathbf{K}, \\mathbf{V}$ from regions\npadded ones masked", "mask",
+                 size=FS_SMALL, linespacing=1.2)
+    kv_v = d.box(kv, 266, 116, 28, "$\\mathbf{K}, \\mathbf{V}$ from words\npadded ones masked", "mask",
+                 size=FS_SMALL, linespacing=1.2)
+    att_t = d.box(xt, 314, cw, 40, "words query the regions (4 heads)\n"
+                  "$\\mathrm{softmax}(\\mathbf{Q}_w\\mathbf{K}_r^{\\top}/\\sqrt{d_h})\\,\\mathbf{V}_r$", "mix",
+                  size=FS_SMALL)
+    att_v = d.box(xv, 314, cw, 40, "regions query the words (4 heads)\n"
+                  "$\\mathrm{softmax}(\\mathbf{Q}_r\\mathbf{K}_w^{\\top}/\\sqrt{d_h})\\,\\mathbf{V}_w$", "mix",
+                  size=FS_SMALL)
+    outputs = []  # each stream's last box
+    for x, q, ln, att, own_kv, other_kv, r, side in ((xt, qt, ln_t, att_t, kv_t, kv_v, rt, 1),
+                                                     (xv, qv, ln_v, att_v, kv_v, kv_t, rv, -1)):
+        d.line((q, ln.y1), (q, tap))
+        d.dot(q, tap)
+        d.arrow((q, tap), (q, att.y0))  # this stream's tokens, as queries
+        d.text(q + 5 * side, att.y0 - 9, "$\\mathbf{Q}$", color=INK, ha="left" if side > 0 else "right")
+        d.arrow((q, tap), (other_kv.cx, other_kv.y0))  # … and as the other stream's keys and values
+        d.arrow(own_kv.bottom, (own_kv.cx, att.y0))
+        add1 = d.box(x, 360, 130, 20, "add & LayerNorm", "norm", size=FS_SMALL)
+        d.arrow(att.bottom, add1.top)
+        d.line((q, tap), (r, tap), (r, add1.cy))
+        d.arrow((r, add1.cy), add1.left if side > 0 else add1.right)
+        ffn = d.box(x, 405, cw, 26, "feed-forward $d \\to 2d \\to d$, GELU", "linear", size=FS_SMALL)
+        d.dot(x, tap2)
+        d.arrow(add1.bottom, ffn.top)
+        add2 = d.box(x, 444, 130, 20, "add & LayerNorm", "norm", size=FS_SMALL)
+        d.arrow(ffn.bottom, add2.top)
+        d.line((x, tap2), (r, tap2), (r, add2.cy))
+        d.arrow((r, add2.cy), add2.left if side > 0 else add2.right)
+        outputs.append(add2)
+
+    # pooling: one vector per modality
+    pool_t = d.box(xt, 496, 212, 36, "word attention pooling → $\\mathbf{t}$\n"
+                   "$\\mathbf{t} = \\Sigma_\\ell\\, \\alpha_\\ell \\mathbf{E}^w_\\ell$, "
+                   "$\\alpha = \\mathrm{softmax}(\\mathbf{q}^{\\top}\\tanh(\\mathbf{W}\\mathbf{E}^w))$", "mix",
+                   size=FS_SMALL)
+    pool_v = d.box(xv, 496, 212, 36, "region attention pooling → $\\mathbf{v}$\n"
+                   "$\\mathbf{v} = \\Sigma_j\\, \\alpha_j \\mathbf{E}^r_j$, same form", "mix", size=FS_SMALL)
+    d.arrow(outputs[0].bottom, pool_t.top)
+    d.arrow(outputs[1].bottom, pool_v.top)
+
+    # ---- the user: candidate-aware attention over the clicked news ------------------------------
+    enc = d.box(219, 573, 94, 70, "news\nencoder\n(above)", "linear")
+    cand = d.box(83, 554, 134, 26, "candidate news $c$", "data", size=FS_SMALL)
+    hist = d.box(83, 592, 134, 26, "clicked $n_1 \\ldots n_H$, $H \\leq 20$", "data", size=FS_SMALL)
+    out_c = d.box(340, 554, 100, 26, "$\\mathbf{t}_c,\\ \\mathbf{v}_c$", "data", size=FS_SMALL)
+    out_h = d.box(340, 592, 100, 26, "$\\mathbf{t}_i,\\ \\mathbf{v}_i$,  $i = 1 \\ldots H$", "data",
+                  size=FS_SMALL)
+    for a, b in ((cand, out_c), (hist, out_h)):
+        d.arrow(a.right, (enc.x0, a.cy))
+        d.arrow((enc.x1, b.cy), b.left)
+    att = d.box(234, 646, 436, 40, "candidate-aware attention, four pairings $x \\to y$ with "
+                "$x, y \\in \\{t, v\\}$, no parameters\n"
+                "$\\alpha^{x\\to y}_i = \\mathrm{softmax}_i(\\mathbf{x}_c\\cdot\\mathbf{y}_i/\\sqrt{d})$"
+                " over the real clicks,   $\\mathbf{u}^{x\\to y} = \\Sigma_i\\, \\alpha^{x\\to y}_i\\, \\mathbf{y}_i$",
+                "mix", size=FS_SMALL)
+    d.arrow(out_h.bottom, (out_h.cx, att.y0))
+    d.text(out_h.cx - 6, (out_h.y1 + att.y0) / 2, "keys, values $\\mathbf{y}_i$", ha="right", color=INK)
+    cx_line = 502.0  # the candidate's vectors: queries, then the score
+    d.line(out_c.right, (cx_line, out_c.cy), (cx_line, att.cy))
+    d.dot(cx_line, att.cy)
+    d.arrow((cx_line, att.cy), att.right)
+    d.text((att.x1 + cx_line) / 2, att.cy - 17, "queries\n$\\mathbf{x}_c$", ha="center", color=INK)
+    uw, ug = 103.0, 8.0
+    ubox = []
+    for n, (x, y) in enumerate(itertools.product("tv", "tv")):
+        cx = 16 + uw / 2 + n * (uw + ug)
+        ubox.append(d.box(cx, 699, uw, 34, f"$\\mathbf{{u}}^{{{x}\\to {y}}}$\n"
+                          f"$\\mathbf{{{x}}}_c$ asks the $\\mathbf{{{y}}}_i$", "data", size=FS_SMALL))
+        d.arrow((cx, att.y1), ubox[-1].top)
+    bus = 734.0
+    plus = d.node(234, bus)
+    for b in ubox:
+        d.line(b.bottom, (b.cx, bus))
+    d.arrow((ubox[0].cx, bus), plus.left)
+    d.arrow((ubox[3].cx, bus), plus.right)
+    score = d.box(470, 772, 120, 36, "click score\n$\\hat y = (\\mathbf{t}_c + \\mathbf{v}_c)\\cdot\\mathbf{u}$",
+                  "loss")
+    d.arrow(plus.bottom, (plus.cx, score.cy), score.left)
+    d.text(plus.cx + 8, score.cy - 11, "$\\mathbf{u} = \\Sigma_{x,y}\\, \\mathbf{u}^{x\\to y}$", color=INK)
+    d.arrow((cx_line, att.cy), (cx_line, score.y0))
+    d.text(cx_line - 5, (ubox[0].y1 + score.y0) / 2, "$\\mathbf{t}_c + \\mathbf{v}_c$", ha="right", color=INK)
+    d.text(20, 770, "$t\\to v$, $v\\to t$: a clicked news whose\npicture matches the candidate's\ntitle counts too")
+    loss = d.box(270, 826, 508, 36, "training: softmax over the 1 clicked + $K = 4$ non-clicked candidates "
+                 "of an impression,\n"
+                 "cross-entropy $-\\log\\,(e^{\\hat y^{+}} / \\Sigma_j\\, e^{\\hat y_j})$, $j$ over the $1 + K$; "
+                 "each candidate has its own $\\mathbf{u}$", "loss", size=FS_SMALL)
+    d.arrow(score.bottom, (score.cx, loss.y0))
+    d.text(524, 16, "dashed: frozen", ha="right")
+    d.legend(8, 870, [("data", "vectors"), ("linear", "learned map"), ("norm", "LayerNorm"), ("mix", "attention"),
+                      ("mask", "mask"), ("loss", "score, loss")], columns=6, title=None)
+    return d
+
+
 FIGURES = {
     "sasrec_architecture.svg": sasrec,
     "distillation_architecture.svg": distillation,
     "capsnet_architecture.svg": capsnet,
     "interest_routing_architecture.svg": interest_routing,
     "routing_iteration.svg": routing_iteration,
+    "mmrec_architecture.svg": mmrec,
 }
 
 
