@@ -92,3 +92,16 @@ def test_distill_rank_experiment(patched, tmp_path):
             "--k", "3", "--seed", "4", "--device", "cpu", "--no-progress"]
     first, second = run_twice(rank_experiment.main, argv, tmp_path)
     assert first == second
+
+
+@pytest.mark.parametrize("encoders", ["scratch", "pretrained"])
+def test_mmrec_train(tmp_path, encoders):
+    from lessons_src.mmrec import train as mmrec_train
+    from lessons_src.mmrec.world import WorldConfig, generate_world
+
+    world = generate_world(WorldConfig(n_users=40, articles_per_category=12, history_min=3, history_max=5,
+                                       impressions_per_user=3, seed=3), tmp_path / "world")
+    argv = ["--data", str(world), "--epochs", "2", "--hidden", "16", "--heads", "2", "--batch-size", "16",
+            "--encoders", encoders, "--seed", "1", "--device", "cpu", "--no-progress"]
+    first, second = run_twice(mmrec_train.main, argv, tmp_path)
+    assert first == second
