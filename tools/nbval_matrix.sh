@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${MATRIX_DIR:-/tmp/nbval-matrix}; mkdir -p "$out"
 caps=("${@:-native avx2 default}"); caps=(${caps[*]})
 threads=(${MATRIX_THREADS:-1 2})
+# stopping the script (Ctrl-C, kill) also stops pytest and the kernels it started
+trap 'kill -- -$$ 2>/dev/null; exit 130' INT TERM
 for cap in "${caps[@]}"; do
   for t in "${threads[@]}"; do
     env_args=(OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t)
