@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..training.device import evaluating
-from ..viz.static_widgets import html_heatmap, png_tag
+from ..viz.static_widgets import html_heatmap, linked_grid, png_tag
 from .mind import read_image
 
 BOX_COLOUR = (217, 95, 2)  # the accent colour of the book's widgets
@@ -71,15 +71,24 @@ def coattention_maps(model, news, index: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def coattention_explorer(model, news, folder: str | Path, indices: Sequence[int]):
-    """Dropdown (news item) × slider (one of its words) → the picture with its regions framed as
-    thick as the word's attention to them, and the words × regions and regions × words maps."""
+    """Dropdown (news item) × slider (a word position) → the picture with its regions framed as
+    thick as that word's attention to them, and the words × regions and regions × words maps.
+
+    One slider serves every news item (so it works without a kernel), so the titles of ``indices``
+    must have the same number of tokens."""
     import ipywidgets as widgets
 
     folder = Path(folder)
+    lengths = {len(tokens_of(news, i)) for i in indices}
+    if len(lengths) != 1:
+        raise ValueError(f"indices: the titles must have the same number of tokens, got lengths {sorted(lengths)}")
+    n_words = lengths.pop()
     choose = widgets.Dropdown(options=[f"{news.news_ids[i]}: {news.titles[i][:60]}" for i in indices],
                               description="news", layout=widgets.Layout(width="620px"))
-    per_news = []
-    for index in indices:
+    slider = widgets.SelectionSlider(options=[f"word {w + 1}" for w in range(n_words)], description="word",
+                                     style={"description_width": "initial"}, layout=widgets.Layout(width="520px"))
+    pages = {}
+    for n, index in enumerate(indices):
         to_regions, to_words = coattention_maps(model, news, index)
         tokens, names = tokens_of(news, index), region_names(news, index)
         image = read_image(folder / "images", news.news_ids[index])
@@ -88,21 +97,13 @@ def coattention_explorer(model, news, folder: str | Path, indices: Sequence[int]
                              vmax=1.0, cell=56)
                 + html_heatmap(to_words, names, tokens, "each region's attention over the words (rows sum to 1)",
                                vmax=1.0, cell=34))
-        pages = []
         for w, token in enumerate(tokens):
             picture = png_tag(boxes_png(image, boxes, to_regions[w]), 256, f"regions weighted by '{token}'")
-            caption = (f'<div style="font-size:13px;margin-bottom:4px">the word <b>{html.escape(token)}</b> '
+            caption = (f'<div style="font-size:13px;margin-bottom:4px">word {w + 1}, <b>{html.escape(token)}</b>, '
                        f'attends to: {", ".join(f"{n} {p:.2f}" for n, p in zip(names, to_regions[w]))}</div>')
-            pages.append(f'{caption}<div style="display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap">'
-                         f'{picture}<div>{maps}</div></div>')
-        slider = widgets.SelectionSlider(options=[f"{w + 1}: {t}" for w, t in enumerate(tokens)], description="word",
-                                         style={"description_width": "initial"}, layout=widgets.Layout(width="520px"))
-        stack = widgets.Stack([widgets.HTML(page) for page in pages], selected_index=0)
-        widgets.jslink((slider, "index"), (stack, "selected_index"))
-        per_news.append(widgets.VBox([slider, stack]))
-    outer = widgets.Stack(per_news, selected_index=0)
-    widgets.jslink((choose, "index"), (outer, "selected_index"))
-    return widgets.VBox([choose, outer])
+            pages[(n, w)] = (f'{caption}<div style="display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap">'
+                             f'{picture}<div>{maps}</div></div>')
+    return widgets.VBox([choose, slider, linked_grid(pages, [choose, slider])])
 
 
 def news_facts(news, truth: dict, index: int) -> tuple[str, list[str]]:
@@ -118,19 +119,24 @@ def matched_interests(interests: list[dict], category: str, concepts: list[str])
 
 @torch.no_grad()
 def user_attention_explorer(model, news, impressions, truth: dict, users: Sequence[str], rows: Sequence[int]):
-    """Dropdown (a user's test impression) × slider (a candidate) → the four pairings' weights over
-    the user's clicks, each click with its category, concepts and the true interests it matches."""
+    """Dropdown (a user's impression) × slider (a candidate) → the four pairings' weights over the
+    user's clicks, each click with its category, concepts and the true interests it matches.
+    The impressions ``rows`` must show the same number of candidates (one slider serves them all)."""
     import ipywidgets as widgets
 
+    shown = {int((impressions.candidates[row] != 0).sum()) for row in rows}
+    if len(shown) != 1:
+        raise ValueError(f"rows: the impressions must show the same number of candidates, got {sorted(shown)}")
+    n_candidates = shown.pop()
     device = news.title_ids.device
     with evaluating(model):
         table = model.encode_all(news)
-    labels, per_user = [], []
-    for row in rows:
+    pages, labels = {}, []
+    for u, row in enumerate(rows):
         history = impressions.history[row:row + 1].to(device)
         candidates = impressions.candidates[row:row + 1].to(device)
-        _, weights = model.score_vectors(table, history, candidates, return_weights=True)
-        scores = model.score_vectors(table, history, candidates)[0].cpu().numpy()
+        scores, weights = model.score_vectors(table, history, candidates, return_weights=True)
+        scores = scores[0].cpu().numpy()
         user_id = users[int(impressions.user[row])]
         interests = truth["users"][user_id]
         clicked = [int(i) for i in impressions.history[row].tolist() if i != 0]
@@ -148,10 +154,7 @@ def user_attention_explorer(model, news, impressions, truth: dict, users: Sequen
                               f'<td style="max-width:380px">{html.escape(news.titles[index])}</td></tr>')
         clicks = ('<table style="font-size:11px;border-collapse:collapse"><tr><th>click</th><th>category</th>'
                   '<th>picture shows</th><th>matches interest</th><th>title</th></tr>' + "".join(click_rows) + "</table>")
-        pages, options = [], []
-        for c, index in enumerate(candidates[0].tolist()):
-            if index == 0:
-                continue
+        for c, index in enumerate(candidates[0].tolist()[:n_candidates]):
             label = int(impressions.labels[row, c])
             category, concepts = news_facts(news, truth, index)
             match = matched_interests(interests, category, concepts)
@@ -164,15 +167,10 @@ def user_attention_explorer(model, news, impressions, truth: dict, users: Sequen
                      f'{html.escape(category)} · picture: {html.escape(", ".join(concepts))} · '
                      f'matches interest {", ".join(map(str, match)) or "none"}<br>'
                      f'<i>{html.escape(news.titles[index])}</i></div>')
-            pages.append(heading + about + heat + '<div style="margin-top:8px"></div>' + clicks)
-            options.append(f"{c + 1} ({'clicked' if label == 1 else 'not clicked'})")
-        slider = widgets.SelectionSlider(options=options, description="candidate", style={"description_width": "initial"},
-                                         layout=widgets.Layout(width="520px"))
-        stack = widgets.Stack([widgets.HTML(page) for page in pages], selected_index=0)
-        widgets.jslink((slider, "index"), (stack, "selected_index"))
-        per_user.append(widgets.VBox([slider, stack]))
+            pages[(u, c)] = heading + about + heat + '<div style="margin-top:8px"></div>' + clicks
         labels.append(f"{user_id} (test impression)")
     choose = widgets.Dropdown(options=labels, description="user")
-    outer = widgets.Stack(per_user, selected_index=0)
-    widgets.jslink((choose, "index"), (outer, "selected_index"))
-    return widgets.VBox([choose, outer])
+    slider = widgets.SelectionSlider(options=[f"candidate {c + 1}" for c in range(n_candidates)],
+                                     description="candidate", style={"description_width": "initial"},
+                                     layout=widgets.Layout(width="520px"))
+    return widgets.VBox([choose, slider, linked_grid(pages, [choose, slider])])

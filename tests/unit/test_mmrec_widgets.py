@@ -26,17 +26,25 @@ def world(tmp_path_factory):
     return folder, news, splits, users, load_truth(folder), model
 
 
-def test_coattention_explorer_has_a_page_per_word(world):
+def same_length_news(news, count=3):
+    from lessons_src.mmrec.widgets import tokens_of
+    by_length = {}
+    for i in range(1, len(news.news_ids)):
+        by_length.setdefault(len(tokens_of(news, i)), []).append(i)
+    return max(by_length.values(), key=len)[:count]
+
+
+def test_coattention_explorer_has_a_page_per_news_and_word(world):
     folder, news, _, _, _, model = world
-    indices = [1, 2, 3]
-    box = coattention_explorer(model, news, folder, indices)
-    choose, outer = box.children
-    assert len(choose.options) == len(outer.children) == 3
-    for index, per_news in zip(indices, outer.children):
-        slider, stack = per_news.children
-        words = int(news.title_mask[index].sum())
-        assert len(slider.options) == len(stack.children) == words
-        assert stack.children[0].value != stack.children[-1].value or words == 1
+    indices = same_length_news(news)
+    choose, slider, grid = coattention_explorer(model, news, folder, indices).children
+    words = int(news.title_mask[indices[0]].sum())
+    assert len(choose.options) == len(grid.children) == 3
+    assert len(slider.options) == words and all(len(stack.children) == words for stack in grid.children)
+    first, last = grid.children[0].children[0].value, grid.children[0].children[-1].value
+    assert first != last or words == 1
+    with pytest.raises(ValueError, match="same number of tokens"):
+        coattention_explorer(model, news, folder, [indices[0]] + [i for i in range(1, 40) if int(news.title_mask[i].sum()) != words][:1])
 
 
 def test_coattention_maps_are_row_distributions(world):
@@ -55,15 +63,14 @@ def test_boxes_are_drawn_as_thick_as_their_weight():
     assert thin.shape == (64, 64, 3) and orange(thick) > 2 * orange(thin)
 
 
-def test_user_explorer_has_a_page_per_candidate(world):
+def test_user_explorer_has_a_page_per_user_and_candidate(world):
     _, news, splits, users, truth, model = world
-    box = user_attention_explorer(model, news, splits["test"], truth, users, [0, 1])
-    choose, outer = box.children
-    assert len(choose.options) == 2
-    slider, stack = outer.children[0].children
+    choose, slider, grid = user_attention_explorer(model, news, splits["test"], truth, users, [0, 1]).children
     shown = int((splits["test"].candidates[0] != 0).sum())
-    assert len(slider.options) == len(stack.children) == shown
-    assert "t→v" in stack.children[0].value and users[int(splits["test"].user[0])] in stack.children[0].value
+    assert len(choose.options) == len(grid.children) == 2
+    assert len(slider.options) == shown and len(grid.children[0].children) == shown
+    page = grid.children[0].children[0].value
+    assert "t→v" in page and users[int(splits["test"].user[0])] in page
 
 
 def test_ceilings_rank_as_knowledge_grows(world):
