@@ -32,6 +32,7 @@ from PIL import Image
 
 from lessons_src.data.fetch import cache_dir
 from lessons_src.training.checkpoint import atomic_write
+from lessons_src.training.loop import check_int
 
 from .mind import Box, read_boxes, read_image, read_splits
 
@@ -78,11 +79,6 @@ class ImpressionSet:
 def tokenize(text: str) -> list[str]:
     """``"'No re-draft' for EU law"`` → ``['no', 're', 'draft', 'for', 'eu', 'law']``."""
     return _WORD.findall(text.lower())
-
-
-def _check(name: str, value, smallest: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < smallest:
-        raise ValueError(f"{name}: expected an integer >= {smallest}, got {value!r}")
 
 
 # --------------------------------------------------------------------------- regions
@@ -223,11 +219,11 @@ def build_features(
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"folder: expected a MIND-format directory, got {str(folder)!r}, which is not one")
-    _check("title_len", title_len, 1)
-    _check("regions", regions, 0)
-    _check("crop_size", crop_size, 2)
-    _check("history_len", history_len, 1)
-    _check("min_word_count", min_word_count, 1)
+    check_int("title_len", title_len, 1)
+    check_int("regions", regions, 0)
+    check_int("crop_size", crop_size, 2)
+    check_int("history_len", history_len, 1)
+    check_int("min_word_count", min_word_count, 1)
     settings = [FEATURES_FORMAT, str(folder.resolve()), title_len, regions, crop_size, history_len, min_word_count]
     key = hashlib.sha256(json.dumps([settings, _fingerprint(folder)]).encode()).hexdigest()[:16]
     path = cache_dir() / "mmrec" / f"features-{key}.pt"

@@ -33,6 +33,8 @@ from itertools import product
 import torch
 from torch import nn
 
+from ..training.loop import check_int
+
 MODALITIES = ("both", "text", "image")
 USER_ATTENTION = ("candidate", "pooling")
 MASKED = -1e9  # logit of a masked key: exp underflows to exactly 0 next to any real key
@@ -57,13 +59,9 @@ class MMRecConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "hidden", "heads", "crop_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         for name in ("text_layers", "image_layers", "co_layers", "word_features", "region_features"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
+            check_int(name, getattr(self, name), 0)
         if self.hidden % self.heads != 0:
             raise ValueError(f"hidden {self.hidden} must be divisible by heads {self.heads}")
         if self.crop_size % 4 != 0:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers.dropout import byte_dropout, byte_dropout_active
+from ..training.loop import check_int
 from ..training.results import load_compact_model
 
 BLOCK_LAYOUTS = ("official", "port", "pre_ln")
@@ -53,9 +54,7 @@ class SASRecConfig:
 
     def __post_init__(self):
         for name in ("n_items", "maxlen", "hidden", "n_blocks", "n_heads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         if self.hidden % self.n_heads != 0:
             raise ValueError(f"hidden size {self.hidden} must be divisible by n_heads {self.n_heads}")
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:

@@ -513,7 +513,7 @@ def test_features_are_cached_and_rebuilt_when_a_file_changes(small_world, tmp_pa
     [("title_len", 0), ("regions", -1), ("crop_size", 1), ("history_len", 0), ("min_word_count", 0), ("title_len", 2.5)],
 )
 def test_bad_arguments_are_named(small_world, argument, value):
-    with pytest.raises(ValueError, match=rf"^{argument}: expected an integer"):
+    with pytest.raises(ValueError, match=rf"^{argument} must be an integer"):
         build_features(small_world, **{argument: value})
 
 
