@@ -160,8 +160,9 @@ def user_attention_explorer(model, news, impressions, truth: dict, users: Sequen
             match = matched_interests(interests, category, concepts)
             pairings = np.stack([weights[p][0, c].cpu().numpy()[real] for p in weights])  # (pairings, clicks)
             heat = html_heatmap(pairings, list(weights), [str(k) for k in range(1, len(clicked) + 1)],
-                                "attention of the candidate over the clicks, per pairing (rows sum to 1)",
-                                vmax=max(0.3, float(pairings.max())), fmt="{:.2f}", cell=30)
+                                "attention of the candidate over the clicks, per pairing (rows sum to 1; "
+                                "colours from the smallest to the largest weight shown)",
+                                vmin=float(pairings.min()), vmax=float(pairings.max()), fmt="{:.2f}", cell=30)
             about = (f'<div style="font-size:13px;margin:6px 0">candidate {c + 1}: '
                      f'<b>{"clicked" if label == 1 else "not clicked"}</b>, score {scores[c]:.2f} · '
                      f'{html.escape(category)} · picture: {html.escape(", ".join(concepts))} · '
