@@ -147,6 +147,23 @@ class Diagram:
         self.boxes.append((b, texts))
         return b
 
+    def cell(self, x0, y0, w, h, text="", fill="white", edge="#c8ccd0", size=FS_SMALL, color=INK,
+             weight="normal", lw=0.6):
+        """A square-cornered cell of a matrix or a list, from its top-left corner; its text must fit it."""
+        self.ax.add_patch(Rectangle((x0, y0), w, h, facecolor=fill, edgecolor=edge, linewidth=lw, zorder=2))
+        b = Box(x0 + w / 2, y0 + h / 2, w, h)
+        texts = []
+        if text:
+            texts.append(self.ax.text(b.cx, b.cy, text, fontsize=size, color=color, ha="center", va="center",
+                                      weight=weight, zorder=5))
+        self.boxes.append((b, texts))
+        return b
+
+    def outline(self, x0, y0, x1, y1, color, lw=1.6, dashed=False):
+        """A highlight drawn around a group of cells (no obstacle of its own: the cells are)."""
+        self.ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="none", edgecolor=color, linewidth=lw,
+                                    linestyle=(0, (3, 2)) if dashed else "-", zorder=3.5))
+
     def obstacle(self, x0, y0, x1, y1):
         """A drawn region (grid, glyph) that free text must keep clear of."""
         self.boxes.append((Box((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0), []))
@@ -525,15 +542,15 @@ def distillation() -> Diagram:
 # 3. CapsNet (lessons_src/capsules/capsnet.py, CapsNetConfig defaults = the paper's MNIST network)
 
 
-def digit_glyph(d: Diagram, x0, y0, size, color=INK, lw=3.0, alpha=1.0):
-    """A 28 × 28 image of a handwritten 7: a framed square and two strokes."""
+def digit_glyph(d: Diagram, x0, y0, size, color=INK, lw=3.0, alpha=1.0, shift=0.0):
+    """A 28 × 28 image of a handwritten 7: a framed square and two strokes, ``shift`` × size to the right."""
     d.ax.add_patch(Rectangle((x0, y0), size, size, facecolor="white", edgecolor=KINDS["data"][1], linewidth=1.0,
                              zorder=2))
-    xs = [x0 + size * f for f in (0.25, 0.74, 0.44)]
+    xs = [x0 + size * (f + shift) for f in (0.25, 0.74, 0.44)]
     ys = [y0 + size * f for f in (0.27, 0.25, 0.80)]
     d.ax.plot(xs, ys, color=color, lw=lw, alpha=alpha, solid_capstyle="round", solid_joinstyle="round", zorder=3)
-    d.ax.plot([x0 + size * 0.36, x0 + size * 0.66], [y0 + size * 0.54, y0 + size * 0.52], color=color, lw=lw * 0.8,
-              alpha=alpha, solid_capstyle="round", zorder=3)
+    d.ax.plot([x0 + size * (0.36 + shift), x0 + size * (0.66 + shift)], [y0 + size * 0.54, y0 + size * 0.52],
+              color=color, lw=lw * 0.8, alpha=alpha, solid_capstyle="round", zorder=3)
     d.obstacle(x0, y0, x0 + size, y0 + size)
 
 
@@ -917,6 +934,354 @@ def mmrec() -> Diagram:
     return d
 
 
+# ---------------------------------------------------------------------------------------------------
+# 7. The NaN of a fully masked attention row, and the ways out (lessons_src/sasrec/model.py, attention_mask)
+
+ALLOWED = (KINDS["mix"][0], KINDS["mix"][1])  # a key the query may attend to: the colours of sasrec()'s mask
+BLOCKED = ("white", "#c8ccd0")
+ZEROED = (KINDS["mask"][0], KINDS["mask"][1])  # weights that a mask sets to zero afterwards
+ALARM = "#c0392b"  # where it goes wrong
+
+
+def mask_grid(d: Diagram, gx, gy, cell, labels, allowed, texts=None, zeroed=()):
+    """A query × key matrix from (gx, gy): row i, column j, coloured by ``allowed(i, j)``; ``zeroed`` rows grey."""
+    n = len(labels)
+    for i in range(n):
+        for j in range(n):
+            fill, edge = ZEROED if i in zeroed else ALLOWED if allowed(i, j) else BLOCKED
+            d.cell(gx + j * cell, gy + i * cell, cell, cell, (texts or {}).get((i, j), ""), fill, edge)
+    for k, lab in enumerate(labels):
+        d.text(gx + k * cell + cell / 2, gy - 8, lab, ha="center")
+        d.text(gx - 4, gy + k * cell + cell / 2, lab, ha="right")
+
+
+def mask_swatches(d: Diagram, x, y, entries):
+    """A one-row key for the matrix colours: [(fill, edge, dashed outline?, label)]."""
+    renderer = d.fig.canvas.get_renderer()
+    for fill, edge, dashed, label in entries:
+        d.ax.add_patch(Rectangle((x, y - 5), 12, 10, facecolor=fill, edgecolor=edge, zorder=2,
+                                 linewidth=1.4 if dashed is not None else 0.6,
+                                 linestyle=(0, (3, 2)) if dashed else "-"))
+        t = d.text(x + 17, y, label, color=INK)
+        x = d._extent(t, renderer)[2] + 16
+
+
+def attention_nan() -> Diagram:
+    d = Diagram(height=584)
+    labels = ["0", "0", "$s_1$", "$s_2$", "$s_3$"]  # the chapter's example: two padding slots, three items
+    real = lambda j: j >= 2  # noqa: E731
+    causal = lambda i, j: j <= i  # noqa: E731
+
+    # (a) causal mask + padding keys, blocked = −∞: rows 0 and 1 keep no key
+    d.text(8, 14, "(a) Where the NaN comes from: padding keys masked with $-\\infty$", size=FS_TITLE, color=INK,
+           weight="bold")
+    gx, gy, c = 62.0, 62.0, 16.0
+    mask_grid(d, gx, gy, c, labels, lambda i, j: causal(i, j) and real(j))
+    d.outline(gx - 1.5, gy - 1.5, gx + 5 * c + 1.5, gy + 2 * c + 1.5, ALARM)
+    d.text(gx + 2.5 * c, 36, "keys $j$", ha="center", color=INK)
+    d.text(22, gy + 2.5 * c, "queries $i$", ha="center", color=INK, rotation=90)
+    d.text(gx + 2.5 * c, 162, "causal ∧ real key:\nrows 0, 1 keep no key", ha="center")
+
+    cx0, cw, ch = 186.0, 28.0, 18.0  # row 0 of the scores, then of exp, then of the weights
+    rows = (gy + c / 2, 118.0, 166.0)
+    d.arrow((gx + 5 * c + 3, rows[0]), (cx0 - 3, rows[0]))
+    d.text((gx + 5 * c + cx0) / 2, rows[0] - 11, "row 0", ha="center", color=INK)
+    d.text(cx0 + 2.5 * cw, 44, "scores $\\mathbf{q}_0\\cdot\\mathbf{k}_j/\\sqrt{d_h} + B_{0j}$", ha="center",
+           color=INK)
+    for r, (y, text) in enumerate(zip(rows, ("−∞", "0", "NaN"))):
+        for j in range(5):
+            d.cell(cx0 + j * cw, y - ch / 2, cw, ch, text, "white", ALARM if r == 2 else BLOCKED[1],
+                   weight="bold" if r == 2 else "normal", color=ALARM if r == 2 else INK)
+    mid = cx0 + 2.5 * cw
+    d.arrow((mid, rows[0] + ch / 2), (mid, rows[1] - ch / 2))
+    d.text(mid + 6, (rows[0] + rows[1]) / 2, "exp: $e^{-\\infty} = 0$", color=INK)
+    d.arrow((mid, rows[1] + ch / 2), (mid, rows[2] - ch / 2))
+    d.text(mid + 6, (rows[1] + rows[2]) / 2, "divide by $\\Sigma_j\\, e^{\\ldots} = 0$", color=INK)
+    right = cx0 + 5 * cw + 10
+    d.text(right, rows[0], "every key is blocked:\n$B_{0j} = -\\infty$ for all $j$")
+    d.text(right, rows[1], "nothing left to normalise")
+    d.text(right, rows[2], "softmax = 0/0 = NaN,\nin rows 0 and 1 alike")
+
+    # how one NaN row poisons the whole batch
+    by = 226.0
+    b1 = d.box(70, by, 124, 40, "attention output\nof rows 0, 1: NaN", "mix", size=FS_SMALL)
+    b2 = d.box(204, by, 124, 40, "timeline mask ×0:\nNaN · 0 = NaN", "mask", size=FS_SMALL)
+    b3 = d.box(358, by, 164, 40, "block 2: rows 0, 1 are keys and\nvalues of every later query", "mix",
+               size=FS_SMALL)
+    b4 = d.box(487, by, 80, 40, "loss = NaN\nat once", "loss", size=FS_SMALL)
+    d.arrow((mid, rows[2] + ch / 2), (mid, 193), (b1.cx, 193), b1.top)
+    for a, b in ((b1, b2), (b2, b3), (b3, b4)):
+        d.arrow(a.right, b.left)
+    d.text(b3.cx, by + 30, "$0\\cdot\\mathrm{NaN} = \\mathrm{NaN}$ at every position", ha="center", color=INK)
+    d.text(8, 284, "This is the explicit path (need_weights=True, the default); recent PyTorch's fused kernel"
+           "\n(need_weights=False) returns zeros for such rows: whether you meet the NaN depends on the path.")
+
+    # (b) the three ways out, on the same example
+    top = 314.0
+    d.text(8, top, "(b) Three ways out", size=FS_TITLE, color=INK, weight="bold")
+    c2, gy2 = 22.0, 376.0
+    ways = [
+        ("1. drop the padding mask\n(the PyTorch port)", causal, {}, (),
+         "no NaN, but real queries see\nthe padding keys (the biases\nof $\\mathbf{W}^K$, $\\mathbf{W}^V$): "
+         "the scores\ndepend on the padding"),
+        ("2. fill with $-2^{32}+1$\n(the authors' TF code)", lambda i, j: causal(i, j) and real(j),
+         {(i, j): "0.2" for i in (0, 1) for j in range(5)}, (0, 1),
+         "padding rows: uniform 0.2,\nthen zeroed by a query mask;\nreal rows never see padding"),
+        ("3. $-\\infty$, but each query\nmay see itself (ours)",
+         lambda i, j: (causal(i, j) and real(j)) or i == j, {(0, 0): "1", (1, 1): "1"}, (),
+         "padding rows: weight 1 on\nthemselves, zeroed by the\ntimeline mask; a boolean mask,\n"
+         "so the fused kernel works"),
+    ]
+    for k, (title, allowed, texts, zeroed, verdict) in enumerate(ways):
+        px = k * 174.0
+        gx2 = px + 44
+        centre = gx2 + 2.5 * c2
+        d.text(centre, 340, title, ha="center", color=INK)
+        mask_grid(d, gx2, gy2, c2, labels, allowed, texts, zeroed)
+        d.text(centre, gy2 + 5 * c2 + 8, verdict, ha="center", va="top")
+        if k == 0:  # real queries attending to padding keys
+            d.outline(gx2 - 1.5, gy2 + 2 * c2 - 1.5, gx2 + 2 * c2 + 1.5, gy2 + 5 * c2 + 1.5, ALARM, dashed=True)
+    mask_swatches(d, 8, 572, [(*ALLOWED, None, "may attend"), (*BLOCKED, None, "blocked"),
+                              (*ZEROED, None, "weights zeroed afterwards"),
+                              ("none", ALARM, True, "real query, padding key")])
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------
+# 8. The two evaluation protocols (lessons_src/evaluation/ranking.py, RankingEvaluator)
+
+
+def brace(d: Diagram, x0, x1, y, up=False):
+    """A square bracket under (or over) the span x0 … x1 at height y."""
+    tip = -4 if up else 4
+    d.line((x0, y - tip), (x0, y), (x1, y), (x1, y - tip), color=MUTED, lw=0.9, check=False)
+
+
+def evaluation_protocols() -> Diagram:
+    d = Diagram(height=404)
+    # (a) leave-one-out
+    d.text(8, 14, "(a) Leave-one-out: the last two items of every user are held out", size=FS_TITLE, color=INK,
+           weight="bold")
+    tw, th, ty = 32.0, 22.0, 48.0
+    train = ["$s_1$", "$s_2$", "$\\cdots$", "$s_{n-2}$"]
+    for n, tok in enumerate(train):
+        d.box(60 + n * (tw + 3) + tw / 2, ty, tw, th, tok, "data", rounding=2)
+    v = d.box(60 + 4 * (tw + 3) + 8 + tw / 2, ty, tw, th, "$s_{n-1}$", "data", rounding=2, linestyle="--")
+    t = d.box(v.cx + tw + 3, ty, tw, th, "$s_n$", "loss", rounding=2, linestyle="--")
+    d.text(52, ty, "user", ha="right", color=INK)
+    brace(d, 60, 60 + 4 * (tw + 3) - 3, ty + 16)
+    d.text(60 + 2 * (tw + 3), ty + 27, "training items", ha="center")
+    d.text(v.cx, ty + 27, "$v$", ha="center", color=INK)
+    d.text(t.cx, ty + 27, "$t$", ha="center", color=INK)
+    d.text(t.x1 + 14, ty - 8, "validation: training items → target $v$\n"
+           "test: training items + $v$ → target $t$", va="center", color=INK)
+    d.text(t.x1 + 14, ty + 25, "validation negatives may include $t$ (the\n"
+           "test item must not steer model selection)", va="center")
+
+    # (b) the same scores, ranked among two candidate sets
+    top = 112.0
+    d.text(8, top, "(b) Rank the test target $t$ among what? One user, the same scores", size=FS_TITLE,
+           color=INK, weight="bold")
+    x0, cw, ch, x_end, res = 96.0, 12.0, 22.0, 420.0, 432.0
+    fy, sy = 164.0, 280.0  # the full and the sampled ranking
+    item, target = (KINDS["data"][0], KINDS["data"][1]), (KINDS["loss"][0], KINDS["loss"][1])
+
+    def ranking(y, top10, rest):
+        """Ten cells for the top 10 (highest score first), then segments [(width, text, colours)]."""
+        for k, tok in enumerate(top10):
+            d.cell(x0 + k * cw, y - ch / 2, cw, ch, tok, *(target if tok == "$t$" else item))
+        x = x0 + 10 * cw
+        for w, text, colours in rest:
+            d.cell(x, y - ch / 2, w, ch, text, *colours)
+            x += w
+        brace(d, x0, x0 + 10 * cw, y - ch / 2 - 5, up=True)
+        d.text(x0 + 5 * cw, y - ch / 2 - 15, "top 10", ha="center", color=INK)
+
+    d.text(8, fy - 7, "full", color=INK, weight="bold", size=FS)
+    d.text(8, fy + 12, "all 23,715 items\nbut the history")
+    ranking(fy, [""] * 10, [(60, "220 more", item), (18, "$t$", target), (x_end - x0 - 120 - 78, "≈ 23,500 more",
+                                                                          item)])
+    d.text(x0 + 10 * cw + 12, fy - ch / 2 - 15, "candidates by the model's score, highest first →")
+    d.text(res, fy, "rank 230\nHR@10 = 0\nNDCG@10 = 0", color=INK)
+
+    # the 100 sampled negatives, uniform over the pool: about one lands among the 230 above t
+    dy = fy + ch / 2 + 9
+    above = x0 + 10 * cw + 30
+    d.dot(above, dy, color=KINDS["data"][1])
+    below = [x0 + 10 * cw + 84 + k * 9.5 for k in range(13)]
+    for x in below:
+        d.dot(x, dy, color=KINDS["data"][1])
+    d.obstacle(above - 3, dy - 3, below[-1] + 3, dy + 3)
+    d.text(above, dy + 10, "1", ha="center", color=INK)
+    d.text((below[0] + below[-1]) / 2, dy + 10, "99", ha="center", color=INK)
+    d.text(x0, dy + 36, "100 negatives, uniform over the items the user never had (history and $t$\n"
+           "excluded): on average $100 \\times 230\\, /\\, 23{,}700 \\approx 1$ lands above $t$")
+    d.arrow((250, dy + 52), (250, sy - ch / 2 - 4))
+
+    d.text(8, sy - 7, "sampled", color=INK, weight="bold", size=FS)
+    d.text(8, sy + 18, "$t$ + 100\nnegatives\n(the paper's)")
+    ranking(sy, ["$j$", "$t$"] + ["$j$"] * 8, [(x_end - x0 - 120, "91 more negatives $j$", item)])
+    d.text(res, sy, "rank 1\nHR@10 = 1\nNDCG@10 = 0.63", color=INK)
+
+    d.box(270, 354, 524, 52, "HR@10 = $\\mathbb{1}[\\mathrm{rank} < 10]$,   NDCG@10 = "
+          "$\\mathbb{1}[\\mathrm{rank} < 10]\\, /\\, \\log_2(\\mathrm{rank} + 2)$\n"
+          "rank = candidates scored above $t$ (0-based, ties averaged): rank 1 gives $1/\\log_2 3 = 0.63$\n"
+          "averaged over users: sampled on 10,000 of them (fixed seed), full on all 30,901", "loss", size=FS_SMALL,
+          linespacing=1.3)
+    d.legend(8, 394, [("data", "items"), ("loss", "target, metric")], columns=2, title=None)
+    d.text(532, 394, "dashed: held out", ha="right")
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------
+# 9. Ranking distillation at one position (lessons_src/distill/ranking.py)
+
+
+def ranking_distillation() -> Diagram:
+    d = Diagram(height=486)
+    d.text(8, 14, "Ranking distillation at one training position $t$ ($K = 10$, $\\lambda = 5$), as in ranking.py",
+           size=FS_TITLE, color=INK, weight="bold")
+    py = 52.0
+    win = d.box(42, py, 68, 36, "window\n$s_1 \\ldots s_t$", "data")
+    teacher = d.box(144, py, 104, 36, "frozen teacher\nSASRec, $d = 50$", "linear")
+    scores = d.box(288, py, 160, 36, "scores of all 23,715 items;\nthe user's history → $-\\infty$", "loss",
+                   size=FS_SMALL)
+    d.arrow(win.right, teacher.left)
+    d.arrow(teacher.right, scores.left, dashed=True)
+    d.text(scores.x1 + 12, py, "the top $K$ of them: computed\nonce, before training, as a\n"
+           "(users, positions, $K$) table")
+
+    # the teacher's ranking, row by row, and the weight each π_r gets
+    lam, k = 5.0, 10
+    position = [math.exp(-r / lam) for r in range(1, k + 1)]
+    position = [w / sum(position) for w in position]
+    discrepancy = [0, 1, 1, 0, 1, 1, 0, 1, 1, 1]  # an example: 0 where the student already ranks π_r on top
+    hybrid = [w * f for w, f in zip(position, discrepancy)]
+    hybrid = [w / sum(hybrid) for w in hybrid]
+    hy = 120.0
+    ax, bx, cx, dx = 78.0, 176.0, 352.0, 410.0  # the columns: ranking, w_r bars, d_r, hybrid bars
+    d.text(ax, hy, "sorted by the\nteacher's score", ha="center", color=INK)
+    d.arrow((scores.cx, scores.y1), (scores.cx, 88), (ax, 88), (ax, hy - 16))
+    d.text(bx, hy, "position importance\n$w_r \\propto e^{-r/\\lambda}$", color=INK)
+    d.text(cx, hy, "discrepancy\n$d_r$ (e.g.)", ha="center", color=INK)
+    d.text(dx, hy, "hybrid weight\n$\\propto w_r\\, d_r$ (e.g.)", color=INK)
+    rows = [("1st: $\\pi_1$", 1), ("2nd: a history item", None), ("3rd: $\\pi_2$", 2), ("4th: $\\pi_3$", 3),
+            ("5th: $o_t$ (in the history)", None), ("6th: $\\pi_4$", 4), ("$\\vdots$", "dots"),
+            ("$\\pi_{10}$", 10), ("the other ≈ 23,700", "rest")]
+    step, y0 = 21.0, 152.0
+    blue, loss_edge = KINDS["data"], KINDS["loss"]
+    for n, (label, r) in enumerate(rows):
+        y = y0 + n * step
+        if r == "dots":
+            d.text(ax, y, label, ha="center", color=INK)
+            continue
+        fill, edge = ((blue[0], blue[1]) if isinstance(r, int) else (KINDS["mask"][0], KINDS["mask"][1])
+                      if r is None else ("white", BLOCKED[1]))
+        d.cell(ax - 70, y - 9, 140, 18, label, fill, edge)
+        if r is None:
+            d.text(bx, y, "skipped: not a candidate")
+        elif r == "rest":
+            d.text(bx, y, "no term: only the top of the ranking is transferred")
+        else:
+            for x, w, scale in ((bx, position[r - 1], 100 / position[0]), (dx, hybrid[r - 1], 60 / max(hybrid))):
+                if w > 0:
+                    d.ax.add_patch(Rectangle((x, y - 6), w * scale, 12, facecolor=loss_edge[0],
+                                             edgecolor=loss_edge[1], linewidth=0.7, zorder=2))
+                    d.obstacle(x, y - 6, x + w * scale, y + 6)
+                d.text(x + w * scale + 4, y, f"{w:.2f}" if w > 0 else "0", color=INK)
+            d.text(cx, y, "≈ 1" if discrepancy[r - 1] else "0", ha="center", color=INK)
+    ny = y0 + len(rows) * step + 8
+    d.text(8, ny, "hybrid: $d_r = \\tanh(\\max(\\mu(\\hat r_r - r), 0))$, $\\mu = 0.1$, where the student's rank "
+           "of $\\pi_r$ is\nestimated as $\\hat r_r = 1 + n_r \\cdot 23{,}715/100$ from the $n_r$ of 100 sampled items "
+           "it scores above $\\pi_r$:\n$\\hat r_r$ is 1 or > 238, so $d_r$ is 0 where the student already ranks "
+           "$\\pi_r$ above all of them, ≈ 1 elsewhere;\nthe products $w_r d_r$ are renormalised to sum 1", va="top")
+
+    # the student's loss at t
+    ly = 438.0
+    student = d.box(72, ly, 128, 40, "student, $d = 16$:\nscores $\\hat y$ of $\\pi_1 \\ldots \\pi_K$", "linear",
+                    size=FS_SMALL)
+    rd = d.box(258, ly, 196, 40, "$\\mathcal{L}_{RD} = -\\Sigma_r\\, w_r \\log\\sigma(\\hat y_{\\pi_r})$\n"
+               "every $\\pi_r$ a positive, weighted", "loss", size=FS_SMALL)
+    total = d.box(448, ly, 152, 40, "$\\mathcal{L}_{\\mathrm{SASRec}}(o_t, j_t) + \\lambda_{RD}\\,\\mathcal{L}_{RD}$\n"
+                  "$\\lambda_{RD} = 0.5$ or $0.1$", "loss", size=FS_SMALL)
+    d.arrow(student.right, rd.left)
+    d.arrow(rd.right, total.left)
+    d.legend(8, 474, [("data", "items, lists"), ("linear", "network"), ("loss", "scores, weights, loss"),
+                      ("mask", "skipped")], columns=4, title=None)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------------
+# 10. A CNN feature detector with pooling vs a capsule (chapter 3's introduction)
+
+
+def capsule_vs_neuron() -> Diagram:
+    d = Diagram(height=364)
+    half = 270.0  # the 7 on the left, the same 7 shifted right on the right
+    blue, pale = KINDS["data"][1], "#9db6d6"
+    shifts = (-0.12, 0.14)  # the 7's place in its 28 × 28 frame, as a fraction of the frame
+    g = 50.0  # glyph size
+
+    def glyph(x, y, k):
+        if k == 1:  # where the 7 was, faintly
+            digit_glyph(d, x, y, g, color=FRAME, alpha=0.35, shift=shifts[0])
+        digit_glyph(d, x, y, g, shift=shifts[k])
+        d.text(x + g / 2, y + g + 10, ("the 7", "the same 7, shifted")[k], ha="center")
+
+    # (a) a scalar detector at every location, then max pooling
+    d.text(8, 14, "(a) CNN: a scalar feature detector at every location, then max pooling", size=FS_TITLE,
+           color=INK, weight="bold")
+    gy, c = 78.0, 12.0  # centre line, feature-map cell
+    for k in range(2):
+        x = k * half
+        glyph(x + 12, gy - g / 2, k)
+        mx, my = x + 106, gy - 3 * c
+        corner = (3, 5)[k]  # the column of the 7's top-right corner: two columns further once shifted
+        for i in range(6):
+            for j in range(6):
+                value = 0.9 if (i, j) == (1, corner) else 0.3 if (i, j) in ((2, corner), (1, corner - 1)) else 0.0
+                fill = blue if value > 0.5 else pale if value > 0 else "white"
+                d.cell(mx + j * c, my + i * c, c, c, "", fill, "#c8ccd0")
+        d.arrow((x + 12 + g + 4, gy), (mx - 4, gy))
+        d.text(mx + 3 * c, gy + 3 * c + 8, "corner detector:\none value per location", ha="center", va="top")
+        pooled = d.box(x + 243, gy, 38, 24, "0.9", "loss")
+        d.arrow((mx + 6 * c + 4, gy), pooled.left)
+        d.text((mx + 6 * c + pooled.x0) / 2, gy - 11, "max", ha="center", color=INK)
+    d.text(8, 164, "The map moves with the digit, the pooled number does not: invariance. Where the corner is, and how "
+           "the\nparts sit relative to each other, is thrown away.", va="top", color=INK)
+
+    # (b) a capsule: one vector, its length the presence, its orientation the pose
+    d.text(8, 212, "(b) Capsule: a vector, length = presence, orientation = pose", size=FS_TITLE, color=INK,
+           weight="bold")
+    cy, radius, length = 280.0, 36.0, 0.9
+    for k, angle in enumerate((15.0, 65.0)):
+        x = k * half
+        glyph(x + 12, cy - g / 2, k)
+        ox = x + 136.0  # the vector's origin
+        d.arrow((x + 12 + g + 4, cy), (ox - radius - 6, cy))
+        unit = [math.radians(a) for a in range(0, 361, 6)]
+        d.ax.plot([ox + radius * math.cos(t) for t in unit], [cy - radius * math.sin(t) for t in unit], color=FRAME,
+                  lw=0.9, linestyle=(0, (3, 2)), zorder=1)
+        d.obstacle(ox - radius, cy - radius, ox + radius, cy + radius)
+        if k == 1:  # the 7's vector, for comparison, and the turn between the two
+            a0 = math.radians(15.0)
+            d.arrow((ox, cy), (ox + length * radius * math.cos(a0), cy - length * radius * math.sin(a0)),
+                    color=FRAME, lw=1.4, dashed=True, check=False)
+            arc = [math.radians(a) for a in range(22, 59, 2)]
+            d.ax.plot([ox + 0.5 * radius * math.cos(t) for t in arc],
+                      [cy - 0.5 * radius * math.sin(t) for t in arc], color=MUTED, lw=0.9, zorder=3)
+        a = math.radians(angle)
+        d.arrow((ox, cy), (ox + length * radius * math.cos(a), cy - length * radius * math.sin(a)), color=blue,
+                lw=2.2, check=False)
+        d.dot(ox, cy, color=blue)
+        d.text(ox + radius + 10, cy, ("$\\|\\mathbf{v}\\| = 0.9$:\npresent;\nangle = pose",
+                                      "$\\|\\mathbf{v}\\| = 0.9$:\nstill present;\nangle turned")[k],
+               color=INK)
+    d.text(8, 338, "The length stays, the orientation moves with the digit: equivariance. Dashed circle: length 1 "
+           "(CapsNet's\ndigit capsules have 16 dimensions, drawn here in two).", va="top", color=INK)
+    return d
+
+
 FIGURES = {
     "sasrec_architecture.svg": sasrec,
     "distillation_architecture.svg": distillation,
@@ -924,6 +1289,10 @@ FIGURES = {
     "interest_routing_architecture.svg": interest_routing,
     "routing_iteration.svg": routing_iteration,
     "mmrec_architecture.svg": mmrec,
+    "attention_nan.svg": attention_nan,
+    "evaluation_protocols.svg": evaluation_protocols,
+    "ranking_distillation.svg": ranking_distillation,
+    "capsule_vs_neuron.svg": capsule_vs_neuron,
 }
 
 
