@@ -52,7 +52,9 @@ def routing_explorer(snapshot: dict, n_types: int, images: Sequence[int] | None 
                              f"|v_j| after iteration {r + 1}: longest = {winner} (label {label})",
                              highlight=label, vmax=1.0, fmt="{:.2f}", width=30)
             pages.append(f'<div style="display:flex;gap:18px;align-items:flex-start">{heat}{bars}</div>')
-        slider, stack = linked_stack(pages, [f"iteration {r + 1}" for r in range(iterations)], "routing")
+        # opens on the last iteration: what routing ends with (iteration 1 is uniform by construction)
+        slider, stack = linked_stack(pages, [f"iteration {r + 1}" for r in range(iterations)], "routing",
+                                     start=iterations - 1)
         iteration_sliders.append(slider)
         picture = widgets.HTML(png_tag(array_png(snapshot["images"][index].numpy()), 84, f"test image {index}"))
         per_image.append(widgets.HBox([picture, stack]))

@@ -107,11 +107,14 @@ def loss_terms(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, t
 
 def loss_explorer(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
                   alphas: Sequence[float] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0),
-                  temperatures: Sequence[float] = (1, 2, 4, 8, 20)):
-    """Sliders α and T → how much each term contributes to the loss and to its gradient."""
+                  temperatures: Sequence[float] = (1, 2, 4, 8, 20), start: tuple[float, float] = (0.9, 20)):
+    """Sliders α and T → how much each term contributes to the loss and to its gradient; opens on
+    ``start`` = (α, T), Hinton et al.'s setting (the one the chapter trains with)."""
     import ipywidgets as widgets
 
     alpha_labels = [f"α = {a:g}" for a in alphas]
+    start_alpha = list(alphas).index(start[0]) if start[0] in alphas else 0
+    start_t = list(temperatures).index(start[1]) if start[1] in temperatures else 0
     per_temperature, alpha_sliders = [], []
     for t in temperatures:
         terms = loss_terms(student_logits, teacher_logits, labels, float(t))
@@ -122,12 +125,13 @@ def loss_explorer(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor
                      f"unweighted T²·KL = {terms['soft']:.3f}, CE = {terms['hard']:.3f}")
             pages.append(html_bars(values, ["α·T²·KL", "(1−α)·CE", "‖∇ soft‖", "‖∇ hard‖"], title, width=96,
                                    vmax=max(terms["soft"], terms["hard"], terms["soft_grad"], terms["hard_grad"])))
-        slider, stack = linked_stack(pages, alpha_labels, "weight α")
+        slider, stack = linked_stack(pages, alpha_labels, "weight α", start=start_alpha)
         alpha_sliders.append(slider)
         per_temperature.append(stack)
     for other in alpha_sliders[1:]:
         widgets.jslink((alpha_sliders[0], "index"), (other, "index"))
-    t_slider, t_stack = linked_stack(per_temperature, [f"T = {t:g}" for t in temperatures], "temperature")
+    t_slider, t_stack = linked_stack(per_temperature, [f"T = {t:g}" for t in temperatures], "temperature",
+                                     start=start_t)
     return widgets.VBox([widgets.HBox([t_slider, alpha_sliders[0]]), t_stack])
 
 

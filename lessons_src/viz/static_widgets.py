@@ -67,19 +67,23 @@ def html_bars(values: Sequence[float], labels: Sequence[str], title: str = "", h
     return f'<div>{heading}<div style="display:flex;align-items:flex-end;gap:2px">{"".join(columns)}</div></div>'
 
 
-def linked_stack(pages: Sequence, labels: Sequence[str], description: str):
+def linked_stack(pages: Sequence, labels: Sequence[str], description: str, start: int = 0):
     """(slider, stack): the slider picks which page of the stack shows, in the browser (``jslink``).
 
-    ``pages`` are widgets or HTML strings, ``labels`` name them (the slider shows the current one).
+    ``pages`` are widgets or HTML strings, ``labels`` name them (the slider shows the current one);
+    both open on page ``start`` (the state the text discusses).
     """
     import ipywidgets as widgets
 
     if len(pages) != len(labels) or not pages:
         raise ValueError(f"need one label per page and at least one page, got {len(pages)} pages, {len(labels)} labels")
+    if not 0 <= start < len(pages):
+        raise ValueError(f"start must index one of the {len(pages)} pages, got {start}")
     children = [widgets.HTML(page) if isinstance(page, str) else page for page in pages]
-    stack = widgets.Stack(children, selected_index=0)
-    slider = widgets.SelectionSlider(options=[str(label) for label in labels], description=description,
-                                     continuous_update=True, style={"description_width": "initial"})
+    stack = widgets.Stack(children, selected_index=start)
+    slider = widgets.SelectionSlider(options=[str(label) for label in labels], value=str(labels[start]),
+                                     description=description, continuous_update=True,
+                                     style={"description_width": "initial"})
     widgets.jslink((slider, "index"), (stack, "selected_index"))
     return slider, stack
 

@@ -98,3 +98,16 @@ def test_html_heatmap_and_interest_view():
         html_heatmap(np.zeros((2, 2)), ["a"], ["x", "y"])
     view = cw.interest_routing_view([np.full((3, 2), 0.5)], [np.array([4, 5, 6])], ["user 1"])
     assert "item 5" in view.children[1].children[0].value
+
+
+def test_widgets_open_on_the_state_the_text_discusses(snapshot_and_model):
+    from lessons_src.viz.static_widgets import linked_stack
+
+    slider, stack = linked_stack(["<p>a</p>", "<p>b</p>", "<p>c</p>"], ["a", "b", "c"], "page", start=2)
+    assert slider.index == stack.selected_index == 2
+    with pytest.raises(ValueError, match="start"):
+        linked_stack(["<p>a</p>"], ["a"], "page", start=1)
+    snapshot, _ = snapshot_and_model
+    box = cw.routing_explorer(snapshot, n_types=4, images=[0, 2])
+    iteration_slider = box.children[0].children[1]
+    assert iteration_slider.index == SMALL.routing_iterations - 1  # the last iteration, not the uniform first
