@@ -47,8 +47,7 @@ def content_profile(news, impressions, truth: dict, modalities=("text", "image")
 def true_utility(news, impressions, truth: dict, users: list[str]) -> torch.Tensor:
     """(M, C) the generator's utility of each candidate for the impression's user."""
     features = truth_features(news, truth)
-    config = truth["config"]
-    beta = config["popularity"] if isinstance(config, dict) else config.popularity
+    beta = truth["config"].popularity  # load_truth gives the WorldConfig
     categories, concepts = truth["categories"], truth["concepts"]
     scores = beta * features["log_pop"][impressions.candidates]  # (M, C)
     for m, user in enumerate(impressions.user.tolist()):

@@ -18,8 +18,6 @@ and times, and the settings; the cache loads with ``weights_only=True``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections import Counter
@@ -30,8 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lessons_src.data.fetch import cache_dir
-from lessons_src.training.checkpoint import atomic_write
+from lessons_src.data.derived import cached
 from lessons_src.training.loop import check_int
 
 from .mind import Box, read_boxes, read_image, read_splits
@@ -225,18 +222,8 @@ def build_features(
     check_int("history_len", history_len, 1)
     check_int("min_word_count", min_word_count, 1)
     settings = [FEATURES_FORMAT, str(folder.resolve()), title_len, regions, crop_size, history_len, min_word_count]
-    key = hashlib.sha256(json.dumps([settings, _fingerprint(folder)]).encode()).hexdigest()[:16]
-    path = cache_dir() / "mmrec" / f"features-{key}.pt"
-    state = None
-    if cache and path.is_file():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # a corrupt or foreign file: build anew
-            state = None
-    if state is None:
-        state = _build(folder, title_len, regions, crop_size, history_len, min_word_count)
-        if cache:
-            atomic_write(path, lambda handle: torch.save(state, handle))
+    state = cached("mmrec", "features", [settings, _fingerprint(folder)],
+                   lambda: _build(folder, title_len, regions, crop_size, history_len, min_word_count), enabled=cache)
 
     news = NewsFeatures(
         news_ids=state["news_ids"],

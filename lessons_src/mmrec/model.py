@@ -355,6 +355,7 @@ class MMRec(nn.Module):
     @torch.no_grad()
     def encode_all(self, news, batch_size: int = 512) -> dict[str, torch.Tensor]:
         """{"t": (N, d), "v": (N, d)} for every news of ``news`` (row 0 = padding), in eval mode."""
+        self.check_news(news)
         parts: dict[str, list] = {}
         for start in range(0, len(news.title_ids), batch_size):
             index = torch.arange(start, min(start + batch_size, len(news.title_ids)), device=news.title_ids.device)
@@ -372,9 +373,21 @@ class MMRec(nn.Module):
                 raise ValueError(f"{name} holds news indices outside 0 … {n_news - 1}")
         if history.shape[0] != candidates.shape[0]:
             raise ValueError(f"history has {history.shape[0]} rows but candidates {candidates.shape[0]}")
-        if int(news.title_ids.max()) >= self.config.vocab_size:
+
+    def check_news(self, news) -> None:
+        """Does the news table fit this model? Once per table (the trainer and ``encode_all`` call it),
+        not per batch."""
+        if self.config.word_features:
+            if news.title_vectors is None or news.title_vectors.shape[-1] != self.config.word_features:
+                raise ValueError(f"the model reads {self.config.word_features}-d title token vectors; news has "
+                                 f"{None if news.title_vectors is None else news.title_vectors.shape[-1]}")
+        elif int(news.title_ids.max()) >= self.config.vocab_size:
             raise ValueError(f"titles use word id {int(news.title_ids.max())}; vocab_size is {self.config.vocab_size}")
-        if news.regions.shape[-1] != self.config.crop_size:
+        if self.config.region_features:
+            if news.region_vectors is None or news.region_vectors.shape[-1] != self.config.region_features:
+                raise ValueError(f"the model reads {self.config.region_features}-d region vectors; news has "
+                                 f"{None if news.region_vectors is None else news.region_vectors.shape[-1]}")
+        elif news.regions.shape[-1] != self.config.crop_size:
             raise ValueError(f"region crops are {news.regions.shape[-1]} px; the model expects crop_size "
                              f"{self.config.crop_size}")
 

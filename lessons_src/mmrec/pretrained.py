@@ -18,8 +18,6 @@ Both are cached in the cache directory, keyed by the inputs.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import replace
 
@@ -27,22 +25,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data.fetch import cache_dir
-from ..training.checkpoint import atomic_write
+from ..data.derived import cached
 
 TEXT_DIM = 384  # all-MiniLM-L6-v2
-
-
-def _cached(name: str, key: object, build):
-    path = cache_dir() / "mmrec" / f"{name}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}.pt"
-    if path.is_file():
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # a damaged cache file: build anew
-            pass
-    value = build()
-    atomic_write(path, lambda handle: torch.save(value, handle))
-    return value
 
 
 def minilm_model(device: str = "cpu"):
@@ -78,7 +63,7 @@ def title_token_vectors(titles: list[str], max_tokens: int = 16, batch_size: int
                 tokens.append(pieces)
         return {"vectors": vectors, "mask": mask, "tokens": tokens}
 
-    saved = _cached("minilm", [titles, max_tokens], build)
+    saved = cached("mmrec", "minilm", [titles, max_tokens], build)
     return saved["vectors"], saved["mask"], saved["tokens"]
 
 
@@ -141,7 +126,7 @@ def region_feature_vectors(news, epochs: int = 4, seed: int = 0):
         return {"vectors": features.to(torch.float16), "accuracy": accuracy}
 
     key = ["probabilities", news.news_ids, list(news.regions.shape), float(news.regions.sum()), epochs, seed]
-    saved = _cached("concept-cnn", key, build)
+    saved = cached("mmrec", "concept-cnn", key, build)
     return saved["vectors"], saved["accuracy"]
 
 

@@ -89,6 +89,7 @@ def fit(model: MMRec, news, splits: dict, config: MMRecTrainConfig) -> LoopResul
     device = pick_device(config.device)
     model.to(device)
     news = news_to(news, device)
+    model.check_news(news)
     train = splits["train"]
     examples = ClickExamples(train.history, train.candidates, train.labels, config.negatives, config.seed,
                              config.public_code_negatives)

@@ -175,3 +175,32 @@ def user_attention_explorer(model, news, impressions, truth: dict, users: Sequen
                                      description="candidate", style={"description_width": "initial"},
                                      layout=widgets.Layout(width="520px"))
     return widgets.VBox([choose, slider, linked_grid(pages, [choose, slider])])
+
+
+@torch.no_grad()
+def attention_agreement(model, news, impressions, truth: dict, users: Sequence[str], rows: Sequence[int],
+                        pairing: str) -> tuple[float, float]:
+    """How often the click a candidate attends to most (in ``pairing``, e.g. "v→v") shares the one
+    true interest the candidate matches — and how often a click drawn at random does (chance).
+    Candidates matching no interest or both are left out."""
+    device = news.title_ids.device
+    with evaluating(model):
+        table = model.encode_all(news)
+    hits = chance = total = 0
+    for row in rows:
+        history, candidates = impressions.history[row:row + 1].to(device), impressions.candidates[row:row + 1].to(device)
+        _, weights = model.score_vectors(table, history, candidates, return_weights=True)
+        interests = truth["users"][users[int(impressions.user[row])]]
+        clicks = impressions.history[row].tolist()
+        for c, index in enumerate(impressions.candidates[row].tolist()):
+            liked = matched_interests(interests, *news_facts(news, truth, index))
+            if index == 0 or len(liked) != 1:
+                continue
+            shares = [liked[0] in matched_interests(interests, *news_facts(news, truth, i)) for i in clicks if i]
+            top = clicks[int(weights[pairing][0, c].argmax())]
+            hits += liked[0] in matched_interests(interests, *news_facts(news, truth, top))
+            chance += float(np.mean(shares))
+            total += 1
+    if total == 0:
+        raise ValueError("rows: no candidate matches exactly one of its user's interests")
+    return hits / total, chance / total

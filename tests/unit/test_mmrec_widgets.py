@@ -81,3 +81,20 @@ def test_ceilings_rank_as_knowledge_grows(world):
     assert auc(true_utility(news, test, truth, users)) > both > 0.55
     assert both > auc(content_profile(news, test, truth, ("text",)))
     assert both > auc(content_profile(news, test, truth, ("image",)))
+
+
+def test_attention_agreement_is_a_share_and_checks_its_rows(world):
+    from lessons_src.mmrec.widgets import attention_agreement
+
+    _, news, splits, users, truth, model = world
+    hits, chance = attention_agreement(model, news, splits["test"], truth, users, range(len(splits["test"])), "t→t")
+    assert 0 <= hits <= 1 and 0 < chance < 1
+    with pytest.raises(ValueError, match="rows"):
+        attention_agreement(model, news, splits["test"], truth, users, [], "t→t")
+
+
+def test_the_model_checks_its_news_table_once(world):
+    _, news, _, _, _, model = world
+    from dataclasses import replace
+    with pytest.raises(ValueError, match="crop_size"):
+        model.check_news(replace(news, regions=news.regions[..., :8, :8]))
