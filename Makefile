@@ -2,6 +2,7 @@
 #   make venv    create .venv (pinned by requirements/constraints.txt)
 #   make book    build the HTML book (notebooks are NOT executed; outputs are committed)
 #   make test    unit tests, notebook re-execution (nbval), book build, browser check
+#   make course  the course kit: student and instructor editions of every chapter, autograder (nbgrader)
 #   make bench   run the SASRec benchmark
 #   make clean   remove build/test outputs (make distclean also removes .venv)
 SHELL := /bin/bash
@@ -16,11 +17,11 @@ BOOK_DIR    := book
 HTML_DIR    := $(BOOK_DIR)/_build/html
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv book test test-unit test-notebooks test-notebooks-portable test-browser bench clean distclean \
-        constraints vendor-js
+.PHONY: help venv book course test test-unit test-notebooks test-notebooks-portable test-browser test-course \
+        test-colab bench clean distclean constraints vendor-js
 
 help:
-	@sed -n '2,6p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---------------------------------------------------------------- environment
 venv: $(VENV)/.installed
@@ -30,7 +31,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/pip install -c $(CONSTRAINTS) -e '.[book,test]'
+	$(BIN)/pip install -c $(CONSTRAINTS) -e '.[book,test,course]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (.venv)"
 	touch $@
 
@@ -52,11 +53,19 @@ vendor-js:
 book: venv
 	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going --all
 
+# ---------------------------------------------------------------- course kit
+# course/source/<chapter>/ (instructor edition), course/release/<chapter>/ (student edition), the
+# gradebook; grade a class with `.venv/bin/python -m lessons_src.course.kit grade --chapter <name> <notebooks>`.
+course: venv
+	$(BIN)/python -m lessons_src.course.kit --out course build
+
 # ---------------------------------------------------------------- tests
 test: venv
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) test-notebooks-portable
+	$(MAKE) test-course
+	$(MAKE) test-colab
 	$(MAKE) book
 	$(MAKE) test-browser
 
@@ -75,6 +84,16 @@ test-notebooks-portable: venv
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
 
+# Builds the kit, grades the instructor editions (full marks), the blank student editions (zero)
+# and a submission with one wrong answer (partial marks, the checker's message), checks for leaks.
+test-course: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests/course
+
+# A fresh environment with only torch, a kernel and a /content folder: the chapters' setup cells
+# install the book from a file:// clone, keep torch, and the first cells run.
+test-colab: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests/colab
+
 test-browser: venv
 	$(BIN)/python tests/browser/check_book.py --html-dir $(HTML_DIR)
 
@@ -84,7 +103,7 @@ bench: venv
 
 # ---------------------------------------------------------------- cleaning
 clean:
-	rm -rf $(BOOK_DIR)/_build .pytest_cache
+	rm -rf $(BOOK_DIR)/_build .pytest_cache course
 	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 \
 	  | xargs -0 rm -rf
 

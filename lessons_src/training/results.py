@@ -19,10 +19,13 @@ RESULTS_ENV = "LESSONS_RESULTS_DIR"
 
 
 def results_dir() -> Path | None:
-    """``$LESSONS_RESULTS_DIR``, else the ``results/`` folder of the repository above the cwd."""
+    """``$LESSONS_RESULTS_DIR``, else the ``results/`` folder of the repository above the cwd, else
+    that of the repository this package was installed from (an editable install, as on Colab, where
+    the notebook runs in /content and the clone sits beside it)."""
     if os.environ.get(RESULTS_ENV):
         return Path(os.environ[RESULTS_ENV])
-    for folder in [Path.cwd(), *Path.cwd().parents]:
+    package_repository = Path(__file__).resolve().parents[2]
+    for folder in [Path.cwd(), *Path.cwd().parents, package_repository]:
         if (folder / "results").is_dir() and (folder / "lessons_src").is_dir():
             return folder / "results"
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +19,15 @@ def test_results_dir_prefers_the_environment(tmp_path, monkeypatch):
     assert results_dir() == tmp_path
     assert load_result("chapter/run.json") == {"seed": 3}
     assert load_result("chapter/missing.json") is None
+
+
+def test_results_dir_falls_back_to_the_installed_repository(tmp_path, monkeypatch):
+    """Colab: the notebook runs in /content, the editable clone beside it; the results are still found."""
+    monkeypatch.delenv("LESSONS_RESULTS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # no results/ above this folder
+    repository = Path(__file__).resolve().parents[2]
+    assert results_dir() == repository / "results"
+    assert load_result("sasrec/games_seed0.json") is not None
 
 
 def test_compact_model_roundtrip_keeps_scores(tmp_path):

@@ -1,0 +1,82 @@
+"""The exercise markup of the book's notebooks, and the edition filters (no nbgrader run here:
+tests/course does that)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lessons_src.course.editions import (BOOK_ONLY, graded_cells, instructor_edition, leaks, solution_texts,
+                                         structure_problems)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS = sorted((ROOT / "book" / "notebooks").glob("*.ipynb"))
+
+
+def tiny_notebook() -> dict:
+    cells = [
+        nbformat.v4.new_code_cell("def f(x):\n    raise NotImplementedError\n\nprint(check(f))",
+                                  metadata={"tags": [BOOK_ONLY]}),
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(check(f))",
+                                  metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "ex1_solution"}}),
+        nbformat.v4.new_code_cell("assert_correct(check(f))", metadata={
+            "tags": ["remove-cell"], "nbgrader": {"grade": True, "solution": False, "grade_id": "ex1", "points": 2}}),
+        nbformat.v4.new_markdown_cell("Rubric: 1 point for a table", metadata={
+            "tags": ["remove-cell"], "nbgrader": {"grade": True, "solution": True, "grade_id": "open", "points": 4}}),
+    ]
+    return json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=cells)))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_chapter_is_fit_for_nbgrader(path):
+    notebook = json.loads(path.read_text())
+    assert structure_problems(notebook, path.name) == []
+    cells = graded_cells(notebook)
+    assert sum(not c.by_hand for c in cells) >= 3 and sum(c.by_hand for c in cells) == 1
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_book_hides_what_only_the_course_needs(path):
+    """Graded cells and rubrics carry remove-cell; the solution cells stay behind a toggle."""
+    for cell in json.loads(path.read_text())["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        tags = cell["metadata"].get("tags", [])
+        if meta.get("grade"):
+            assert "remove-cell" in tags
+        elif meta.get("solution"):
+            assert "hide-input" in tags
+
+
+def test_instructor_edition_drops_book_only_cells_and_keeps_solutions():
+    edition = instructor_edition(tiny_notebook())
+    assert len(edition["cells"]) == 3
+    assert "return 2 * x" in "".join(edition["cells"][0]["source"])
+
+
+def test_solution_texts_are_the_regions_and_the_rubric():
+    assert solution_texts(tiny_notebook()) == ["    return 2 * x", "Rubric: 1 point for a table"]
+
+
+def test_leaks_are_found_in_any_cell():
+    book = tiny_notebook()
+    student = instructor_edition(book)
+    student["cells"][0]["source"] = "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    student["cells"][2]["source"] = "YOUR ANSWER HERE"
+    assert leaks(book, student) == []
+    student["cells"][2]["source"] = "see: return 2 * x"
+    assert leaks(book, student) == ["return 2 * x"]
+    book["cells"].append(nbformat.v4.new_code_cell("y = 3\nreturn 2 * x"))  # the book shows it elsewhere
+    assert leaks(book, student) == []
+
+
+def test_broken_markup_is_named():
+    book = tiny_notebook()
+    book["cells"][1]["source"] = "def f(x):\n    return 2 * x"  # markers gone
+    del book["cells"][2]["metadata"]["nbgrader"]["points"]
+    problems = structure_problems(book, "ch.ipynb")
+    assert any("BEGIN SOLUTION" in p for p in problems)
+    assert any("has no points" in p for p in problems)
+    assert any("fewer than 3" in p for p in problems)
