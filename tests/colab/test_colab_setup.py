@@ -32,7 +32,7 @@ PROBE = """\
 import json, torch, lessons_src
 from lessons_src.training.results import load_result, results_dir
 print("PROBE " + json.dumps({"torch": torch.__version__, "torch_file": torch.__file__,
-      "package": lessons_src.__file__, "results": str(results_dir()), "found": load_result({result!r}) is not None}))
+      "package": lessons_src.__file__, "results": str(results_dir()), "found": load_result(RESULT) is not None}))
 """
 
 
@@ -61,8 +61,8 @@ def colab(tmp_path_factory):
     return python, "colab-sim", env, content
 
 
-def torch_identity(python: Path, env: dict) -> tuple[str, str]:
-    done = run([python, "-c", "import torch; print(torch.__version__); print(torch.__file__)"], env=env)
+def torch_identity(python: Path, env: dict, content: Path) -> tuple[str, str]:
+    done = run([python, "-c", "import torch; print(torch.__version__); print(torch.__file__)"], env=env, cwd=content)
     version, location = done.stdout.split()
     return version, location
 
@@ -74,7 +74,7 @@ def chapter_start(name: str, result: str) -> nbformat.NotebookNode:
     assert 'REPO = "' in code[0].source, f"{name}: the first code cell is not the setup cell"
     code[0].source = re.sub(r'^REPO = "[^"]*"', f'REPO = "file://{ROOT}"', code[0].source, flags=re.M)
     cells = [nbformat.v4.new_code_cell(c.source) for c in code]
-    cells.append(nbformat.v4.new_code_cell(PROBE.format(result=result)))
+    cells.append(nbformat.v4.new_code_cell(PROBE.replace("RESULT", repr(result))))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "colab-sim", "display_name": "Colab (simulated)", "language": "python"}
     return notebook
@@ -95,12 +95,13 @@ def execute(notebook, kernel: str, env: dict, content: Path) -> dict:
 
 def test_setup_cell_installs_the_book_and_keeps_torch(colab):
     python, kernel, env, content = colab
-    assert run([python, "-c", "import importlib.util as u; print(u.find_spec('lessons_src'))"], env=env).stdout.strip() == "None"
-    before = torch_identity(python, env)
+    found = run([python, "-c", "import importlib.util as u; print(u.find_spec('lessons_src'))"], env=env, cwd=content)
+    assert found.stdout.strip() == "None", "the fresh environment must not see lessons_src"
+    before = torch_identity(python, env, content)
 
     probe = execute(chapter_start("01_sasrec.ipynb", "sasrec/games_seed0.json"), kernel, env, content)
 
-    assert torch_identity(python, env) == before, "the setup cell replaced the installed torch"
+    assert torch_identity(python, env, content) == before, "the setup cell replaced the installed torch"
     assert (probe["torch"], probe["torch_file"]) == before
     assert Path(probe["package"]).is_relative_to(content / "recsys-book"), probe["package"]
     assert probe["found"] and Path(probe["results"]) == content / "recsys-book" / "results"

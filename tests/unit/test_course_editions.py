@@ -80,3 +80,34 @@ def test_broken_markup_is_named():
     assert any("BEGIN SOLUTION" in p for p in problems)
     assert any("has no points" in p for p in problems)
     assert any("fewer than 3" in p for p in problems)
+
+
+def test_kit_names_bad_arguments(tmp_path, capsys):
+    from lessons_src.course import kit
+
+    with pytest.raises(SystemExit, match="no such file"):
+        kit.main(["--out", str(tmp_path), "grade", "--chapter", "01_sasrec", "alice=missing.ipynb"])
+    with pytest.raises(SystemExit, match="--notebooks"):
+        kit.main(["--out", str(tmp_path), "build", "--notebooks", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit, match="no notebook named"):
+        kit.main(["--out", str(tmp_path), "build", "--notebooks", str(ROOT / "book" / "notebooks"),
+                  "--chapters", "07_nothing"])
+    not_a_notebook = tmp_path / "essay.ipynb"
+    not_a_notebook.write_text("my answers")
+    (tmp_path / "source" / "01_sasrec").mkdir(parents=True)
+    with pytest.raises(ValueError, match="essay.ipynb: not a readable notebook"):
+        kit.grade(tmp_path, "01_sasrec", {"alice": not_a_notebook})
+    with pytest.raises(ValueError, match="no kit for chapter"):
+        kit.grade(tmp_path, "02_distillation", {"alice": not_a_notebook})
+
+
+def test_kit_refuses_markup_nbgrader_cannot_use(tmp_path):
+    from lessons_src.course import kit
+
+    broken = tiny_notebook()
+    broken["cells"][1]["source"] = "def f(x):\n    return 2 * x"
+    path = tmp_path / "book" / "notebooks" / "ch.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match="ch.ipynb: solution cell 'ex1_solution' needs one"):
+        kit.build(tmp_path / "course", [path])
