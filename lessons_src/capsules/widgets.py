@@ -6,7 +6,7 @@ HTML book without a kernel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -164,12 +164,18 @@ def plot_perturbation_grid(decoder: nn.Module, snapshot: dict, index: int, dimen
     return fig
 
 
-def interest_routing_view(tables: Sequence[np.ndarray], histories: Sequence[np.ndarray], names: Sequence[str]):
-    """Slider over users → heatmap of which history items (rows, oldest first) route to which interest."""
+def interest_routing_view(tables: Sequence[np.ndarray], histories: Sequence[np.ndarray], names: Sequence[str],
+                          item_label: Callable[[int], str] | None = None):
+    """Slider over users → heatmap of which history items (rows, oldest first) route to which interest.
+
+    ``item_label(item)`` names a row (default ``"item <id>"``; e.g. a movie title on MovieLens)."""
+    item_label = item_label or (lambda item: f"item {item}")
     pages = []
     for table, history, name in zip(tables, histories, names):
         k = table.shape[1]
-        pages.append(html_heatmap(table, [f"item {i}" for i in history], [f"interest {j + 1}" for j in range(k)],
+        if len(history) != len(table):
+            raise ValueError(f"{name}: {len(history)} history items but {len(table)} rows of couplings")
+        pages.append(html_heatmap(table, [item_label(int(i)) for i in history], [f"interest {j + 1}" for j in range(k)],
                                   f"{name}: coupling c_ij of each history item (rows sum to 1)", cell=64))
     slider, stack = linked_stack(pages, list(names), "user")
     import ipywidgets as widgets

@@ -98,6 +98,11 @@ def test_html_heatmap_and_interest_view():
         html_heatmap(np.zeros((2, 2)), ["a"], ["x", "y"])
     view = cw.interest_routing_view([np.full((3, 2), 0.5)], [np.array([4, 5, 6])], ["user 1"])
     assert "item 5" in view.children[1].children[0].value
+    titled = cw.interest_routing_view([np.full((2, 2), 0.5)], [np.array([4, 5])], ["user 1"],
+                                      item_label={4: "Toy Story (1995)", 5: "Heat (1995)"}.get)
+    assert "Heat (1995)" in titled.children[1].children[0].value
+    with pytest.raises(ValueError, match="2 history items but 3 rows"):
+        cw.interest_routing_view([np.full((3, 2), 0.5)], [np.array([4, 5])], ["user 1"])
 
 
 def test_widgets_open_on_the_state_the_text_discusses(snapshot_and_model):
