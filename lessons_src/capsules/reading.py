@@ -68,10 +68,11 @@ def genre_coherence(assignment: Sequence[int], genres: Sequence[set]) -> tuple[f
 
 
 def interest_report(model: MultiInterestModel, histories: Sequence[Sequence[int]], item_genres: Sequence[set],
-                    retrieved: int = 10):
+                    retrieved: int = 10, popular: set[int] | None = None):
     """One row per user (a history each): genre overlap within interests and over all pairs of the
     routed window, the overlap of the interests' ``retrieved``-item lists (mean Jaccard over pairs
-    of interests; NaN with one interest) and the mean largest coupling of the window's items."""
+    of interests; NaN with one interest), the mean largest coupling of the window's items and, given
+    a set of ``popular`` items, the share of the retrieved items that are in it."""
     import pandas as pd
 
     rows = []
@@ -82,8 +83,11 @@ def interest_report(model: MultiInterestModel, histories: Sequence[Sequence[int]
         coherence = genre_coherence(chosen, [item_genres[i] for i in window])
         lists = [set(interest["retrieved"]) for interest in found]
         overlaps = [jaccard(a, b) for a, b in combinations(lists, 2)]
-        rows.append({"within": coherence[0] if coherence else np.nan,
-                     "overall": coherence[1] if coherence else np.nan,
-                     "list_overlap": float(np.mean(overlaps)) if overlaps else np.nan,
-                     "largest_coupling": float(np.mean([c for interest in found for _, c in interest["gathered"]]))})
+        row = {"within": coherence[0] if coherence else np.nan,
+               "overall": coherence[1] if coherence else np.nan,
+               "list_overlap": float(np.mean(overlaps)) if overlaps else np.nan,
+               "largest_coupling": float(np.mean([c for interest in found for _, c in interest["gathered"]]))}
+        if popular is not None:
+            row["retrieved_popular"] = float(np.mean([i in popular for items in lists for i in items]))
+        rows.append(row)
     return pd.DataFrame(rows)

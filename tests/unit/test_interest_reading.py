@@ -78,3 +78,7 @@ def test_interest_report_with_one_interest_has_nothing_to_separate():
                                              logits_init="random", seed=0)).eval()
     report = interest_report(four, histories, genres, retrieved=3)
     assert report["list_overlap"].between(0, 1).all() and (report["largest_coupling"] >= 0.25 - 1e-6).all()
+    assert "retrieved_popular" not in report
+    everything = interest_report(four, histories, genres, retrieved=3, popular=set(range(1, 31)))
+    nothing = interest_report(four, histories, genres, retrieved=3, popular=set())
+    assert (everything["retrieved_popular"] == 1).all() and (nothing["retrieved_popular"] == 0).all()
