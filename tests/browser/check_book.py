@@ -295,6 +295,7 @@ def exercise_widgets(page, require_slider: bool) -> tuple[list[str], str]:
 # Elements a reader sees that must fit the page: (kind, selector).
 OVERFLOW_KINDS = [
     ("code input", "div.cell_input pre"),
+    ("code block", "article div.highlight pre"),
     ("cell output", "div.cell_output > .output, div.cell_output pre, div.cell_output > div"),
     ("table", "table"),
     ("equation", 'mjx-container[display="true"], div.math'),
