@@ -27,6 +27,7 @@ CIKM 2019; Cen et al., "Controllable Multi-Interest Framework for Recommendation
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -92,22 +93,35 @@ class MultiInterestRouter(nn.Module):
         # û_{j|i} = S_ij e_i
         return torch.einsum("bli,lkoi->blko", behaviours, self.maps[-length:])  # (B, L, K, d)
 
-    def forward(self, behaviours: torch.Tensor, real: torch.Tensor, logits: torch.Tensor):
+    def forward(self, behaviours: torch.Tensor, real: torch.Tensor, logits: torch.Tensor,
+                sequence_residual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
         """behaviours (B, L, d), real (B, L) bool (False = padding), initial logits b (B, L, K).
 
         Returns interests v (B, K, d) and the coupling coefficients c (B, L, K) of the last
         iteration: rows of real behaviours sum to 1, padding rows are exactly 0.
+
+        ``sequence_residual(û, real)`` (MGNM's sequential capsules, e.g. ``mgnm.sequence.
+        TimeOrderEncoder``) returns a (B, L, K, d) correction computed from the predictions in time
+        order; from the second iteration on, the iterations before the last route with
+        ũ = û + correction (the last one, which makes the interests, uses û as always).
         """
         u_hat = self.predictions(behaviours)  # (B, L, K, d)
         # the couplings are a clustering of the behaviours, not something to backpropagate
         # through: ComiRec's code routes with a stop-gradient copy and lets the gradient reach û
         # only through the final weighted sum
         u_route = u_hat.detach() if self.config.detach_routing else u_hat
-        real = real.unsqueeze(-1).to(behaviours.dtype)  # (B, L, 1)
         iterations = self.config.routing_iterations
+        if sequence_residual is not None and iterations < 3:
+            raise ValueError(f"the time-order correction enters from the 2nd of ≥ 3 iterations; got {iterations}")
+        time_ordered = None
+        real_mask = real
+        real = real.unsqueeze(-1).to(behaviours.dtype)  # (B, L, 1)
         for iteration in range(iterations):
             last = iteration == iterations - 1
-            u = u_hat if last else u_route
+            if sequence_residual is not None and iteration == 1:
+                # ũ_{j|i} = û_{j|i} + (W h_i)_j, h = BiLSTM over the (stop-gradient) predictions
+                time_ordered = u_route + sequence_residual(u_route.detach(), real_mask)
+            u = u_hat if last else (u_route if time_ordered is None else time_ordered)
             # c_ij = exp(b_ij) / Σ_k exp(b_ik): each behaviour distributes itself over the K
             # interests (softmax over j, NOT over the behaviours i); padding then gets c = 0
             coupling = torch.softmax(logits, dim=-1) * real  # (B, L, K)
