@@ -93,7 +93,7 @@ def test_l1_term_and_bad_inputs():
     g = lambda: torch.Generator().manual_seed(0)
     _, _, adjacency = net(HISTORIES, USERS, generator=g())
     difference = with_l1.loss(HISTORIES, USERS, targets, negatives, g()) - net.loss(HISTORIES, USERS, targets, negatives, g())
-    assert math.isclose(float(difference), float(adjacency.abs().sum() / 2 * (1 - 1e-5)), rel_tol=1e-4)
+    assert math.isclose(difference.item(), (adjacency.abs().sum() / 2 * (1 - 1e-5)).item(), rel_tol=1e-4)
     with pytest.raises(ValueError, match="users: expected 2 ids in 1..5"):
         net(HISTORIES, torch.tensor([0, 6]))
     with pytest.raises(ValueError, match="time_order needs routing_iterations"):
