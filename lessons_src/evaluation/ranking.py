@@ -10,7 +10,9 @@ Two protocols score the held-out item of each user:
 
 A scorer is any callable ``score(histories, candidates)`` where ``histories`` is a (B, L) tensor of
 left-padded item ids and ``candidates`` is (B, C) item ids, or ``None`` to score every item
-(then it returns (B, n_items + 1) scores; column 0, the padding id, is ignored).
+(then it returns (B, n_items + 1) scores; column 0, the padding id, is ignored). A model that also
+needs to know *whose* history it reads (MGNM's user-aware graph) is called as
+``score(histories, candidates, users)`` when the evaluator is asked ``with_users=True``.
 """
 
 from __future__ import annotations
@@ -81,18 +83,21 @@ class RankingEvaluator:
             self.seen = HistoryIndex(histories, split.n_items, self.device)  # masked out of the ranking
 
     @torch.no_grad()
-    def rank_counts(self, score: Scorer, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def rank_counts(self, score: Scorer, progress: bool = False,
+                    with_users: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Per user: candidates scored above the target, and candidates tied with it; (U,) each, CPU."""
         above, ties = [], []
+        user_ids = torch.as_tensor(self.users, device=self.device)
         starts = range(0, len(self.users), self.batch_size)
         for start in tqdm(starts, desc=f"{self.protocol} {self.stage}", disable=not progress, leave=False):
             rows = torch.arange(start, min(start + self.batch_size, len(self.users)), device=self.device)
             histories, targets = self.histories[rows], self.targets[rows]
+            whose = (user_ids[rows],) if with_users else ()  # the users, for a scorer that asks
             if self.protocol == "sampled":
-                scores = score(histories, self.candidates[rows]).float()  # (B, 1+n); target in column 0
+                scores = score(histories, self.candidates[rows], *whose).float()  # (B, 1+n); target in column 0
                 target_scores = scores[:, 0]
             else:
-                scores = score(histories, None).float().clone()  # (B, N+1)
+                scores = score(histories, None, *whose).float().clone()  # (B, N+1)
                 target_scores = scores.gather(1, targets[:, None]).squeeze(1)
                 seen_rows, seen_items = self.seen.padded(rows)
                 scores[seen_rows, seen_items] = -torch.inf  # already-seen items are not candidates
@@ -103,14 +108,14 @@ class RankingEvaluator:
             ties.append(batch_ties.cpu())
         return torch.cat(above), torch.cat(ties)
 
-    def ranks(self, score: Scorer, progress: bool = False) -> torch.Tensor:
+    def ranks(self, score: Scorer, progress: bool = False, with_users: bool = False) -> torch.Tensor:
         """Expected 0-based rank of each user's target under random tie-breaking, (U,) float64."""
-        above, ties = self.rank_counts(score, progress)
+        above, ties = self.rank_counts(score, progress, with_users)
         return above.double() + 0.5 * ties.double()
 
-    def __call__(self, score: Scorer, progress: bool = False) -> dict[str, float]:
+    def __call__(self, score: Scorer, progress: bool = False, with_users: bool = False) -> dict[str, float]:
         """Mean HR@k and NDCG@k (expected under random tie-breaking) for every k, and the user count."""
-        above, ties = self.rank_counts(score, progress)
+        above, ties = self.rank_counts(score, progress, with_users)
         metrics: dict[str, float] = {}
         for k in self.ks:
             metrics[f"HR@{k}"] = float(expected_hit_rate(above, ties, k).mean())

@@ -127,8 +127,12 @@ class MGNM(nn.Module):
             logits, labels[:, None].expand_as(logits), reduction="none").mean(dim=(0, 2))  # (levels + 1,)
         return per_level.sum() + self.config.l1_adjacency * adjacency_l1(adjacency) / len(histories)
 
-    def score(self, histories: Tensor, users: Tensor, candidates: Tensor | None = None) -> Tensor:
-        """max over levels × interests of v · e: (B, C) for candidates (B, C), else (B, N + 1)."""
+    def score(self, histories: Tensor, candidates: Tensor | None = None, users: Tensor | None = None) -> Tensor:
+        """max over levels × interests of v · e: (B, C) for candidates (B, C), else (B, N + 1).
+
+        The ``RankingEvaluator`` scorer with ``with_users=True`` (the graph depends on the user)."""
+        if users is None:
+            raise ValueError("MGNM scores a history for a user: pass users (B,) (evaluator: with_users=True)")
         interests, _, _ = self(histories, users)
         flat = interests.flatten(1, 2)  # (B, (levels + 1)·K, d)
         return self.interests_model.score_interests(flat, candidates)

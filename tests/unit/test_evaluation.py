@@ -112,6 +112,23 @@ def test_batching_does_not_change_ranks(tiny_split):
         assert torch.equal(small, large)
 
 
+@pytest.mark.parametrize("protocol", ["sampled", "full"])
+def test_a_scorer_that_asks_gets_each_rows_user(tiny_split, protocol):
+    """with_users=True: the third argument is the user whose history is in that row (an oracle
+    that knows the targets by user id, not by history, is perfect only if the ids are right)."""
+    targets = torch.as_tensor(tiny_split.target("test"))
+
+    def score(histories, candidates, users):
+        if candidates is None:
+            candidates = torch.arange(tiny_split.n_items + 1).expand(len(histories), -1)
+        return (candidates == targets[users][:, None]).float()
+
+    evaluator = RankingEvaluator(tiny_split, "test", protocol, ks=(1,), max_users=None, batch_size=3)
+    assert evaluator(score, with_users=True)["HR@1"] == 1.0
+    with pytest.raises(TypeError):
+        evaluator(score)  # without the flag the scorer gets no users
+
+
 def test_full_protocol_ignores_seen_items_and_padding():
     # user 1: train [1, 2, 3], valid 4, test 5; items 1..7
     split = split_of([[1, 2, 3, 4, 5]], n_items=7)

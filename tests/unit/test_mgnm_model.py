@@ -35,22 +35,22 @@ def test_serving_score_is_the_max_over_levels_and_interests():
     net = model().eval()
     with torch.no_grad():
         interests, _, _ = net(HISTORIES, USERS)
-        scores = net.score(HISTORIES, USERS)
+        scores = net.score(HISTORIES, users=USERS)
         embedding = net.item_embedding.weight
         for b in range(2):
             for item in range(21):
                 best = max(float(interests[b, l, k] @ embedding[item]) for l in range(4) for k in range(4))
                 assert math.isclose(float(scores[b, item]), best, rel_tol=1e-5, abs_tol=1e-6)
         candidates = torch.tensor([[3, 9], [4, 1]])
-        torch.testing.assert_close(net.score(HISTORIES, USERS, candidates), scores.gather(1, candidates))
+        torch.testing.assert_close(net.score(HISTORIES, candidates, USERS), scores.gather(1, candidates))
 
 
 def test_padding_and_batch_mates_change_nothing():
     net = model().eval()
     with torch.no_grad():
-        alone = net.score(HISTORIES[:1, 2:], USERS[:1])  # the same history without its padding
-        together = net.score(HISTORIES, USERS)[:1]
-        other_mate = net.score(torch.tensor([[0, 0, 3, 7, 7, 12], [5, 5, 5, 6, 6, 6]]), USERS)[:1]
+        alone = net.score(HISTORIES[:1, 2:], users=USERS[:1])  # the same history without its padding
+        together = net.score(HISTORIES, users=USERS)[:1]
+        other_mate = net.score(torch.tensor([[0, 0, 3, 7, 7, 12], [5, 5, 5, 6, 6, 6]]), users=USERS)[:1]
     torch.testing.assert_close(alone, together)
     torch.testing.assert_close(other_mate, together)
 
@@ -59,8 +59,8 @@ def test_only_the_user_aware_model_listens_to_the_user():
     for form, depends in (("user_aware", True), ("plain", False)):
         net = model(edge_form=form).eval()
         with torch.no_grad():
-            a = net.score(HISTORIES, torch.tensor([2, 5]))
-            b = net.score(HISTORIES, torch.tensor([3, 1]))
+            a = net.score(HISTORIES, users=torch.tensor([2, 5]))
+            b = net.score(HISTORIES, users=torch.tensor([3, 1]))
         assert (not torch.allclose(a, b)) == depends, form
 
 
@@ -94,6 +94,8 @@ def test_l1_term_and_bad_inputs():
     _, _, adjacency = net(HISTORIES, USERS, generator=g())
     difference = with_l1.loss(HISTORIES, USERS, targets, negatives, g()) - net.loss(HISTORIES, USERS, targets, negatives, g())
     assert math.isclose(difference.item(), (adjacency.abs().sum() / 2 * (1 - 1e-5)).item(), rel_tol=1e-4)
+    with pytest.raises(ValueError, match="pass users"):
+        net.score(HISTORIES)
     with pytest.raises(ValueError, match="users: expected 2 ids in 1..5"):
         net(HISTORIES, torch.tensor([0, 6]))
     with pytest.raises(ValueError, match="time_order needs routing_iterations"):
