@@ -137,7 +137,7 @@ def fit(model: MultiInterestModel, split: SequentialSplit, config: InterestTrain
 
     def describe(record: dict) -> str | None:
         if "valid" in record:
-            return f"epoch {record['epoch']:4d}  loss {record['loss']:.4f}  valid {_fmt(record['valid'])}"
+            return f"epoch {record['epoch']:4d}  loss {record['loss']:.4f}  valid {format_metrics(record['valid'])}"
         return None
 
     task = Task(batches, loss, evaluate=lambda model: {"valid": with_recall(validator(model.score))},
@@ -174,18 +174,21 @@ def routing_table(model: MultiInterestModel, history: Sequence[int]) -> np.ndarr
     return coupling[0, -real:].cpu().numpy()
 
 
-def final_metrics(model: MultiInterestModel, split: SequentialSplit, seed: int, device, sampled_users=10_000) -> dict:
+def final_metrics(model, split: SequentialSplit, seed: int, device, sampled_users=10_000,
+                  with_users: bool = False) -> dict:
     """Test metrics of the selected model: full protocol (ks 20, 50, all users) and, to compare
-    with chapter 1, the sampled protocol (100 negatives, 10,000 users, ks 10, 20, 50)."""
+    with chapter 1, the sampled protocol (100 negatives, 10,000 users, ks 10, 20, 50).
+    ``with_users``: the model's scorer also takes the user ids (MGNM)."""
     full = RankingEvaluator(split, "test", "full", model.config.maxlen, max_users=None, ks=(20, 50),
                             seed=seed, device=device)
     sampled = RankingEvaluator(split, "test", "sampled", model.config.maxlen, max_users=sampled_users,
                                ks=(10, 20, 50), seed=seed, device=device)
     with evaluating(model):
-        return {"test/full": with_recall(full(model.score)), "test/sampled": with_recall(sampled(model.score))}
+        return {"test/full": with_recall(full(model.score, with_users=with_users)),
+                "test/sampled": with_recall(sampled(model.score, with_users=with_users))}
 
 
-def _fmt(metrics: dict) -> str:
+def format_metrics(metrics: dict) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "users" and not k.startswith("HR@"))
 
 
@@ -238,8 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.save_model:
         save_compact_model(model, model.config.to_dict(), args.save_model)
     report = write_report(report, began, args.output)
-    print(f"test (full)    {_fmt(report['metrics']['test/full'])}")
-    print(f"test (sampled) {_fmt(report['metrics']['test/sampled'])}")
+    print(f"test (full)    {format_metrics(report['metrics']['test/full'])}")
+    print(f"test (sampled) {format_metrics(report['metrics']['test/sampled'])}")
     return report
 
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..capsules.interest_train import PrefixExamples, with_recall
+from ..capsules.interest_train import PrefixExamples, format_metrics, final_metrics, with_recall
 from ..data import load_interactions, sequential_split
 from ..data.split import SequentialSplit
 from ..evaluation.ranking import RankingEvaluator
-from ..training.device import evaluating, make_generator, pick_device, seed_everything
+from ..training.device import make_generator, pick_device, seed_everything
 from ..training.distributed import require_single_process
 from ..training.loop import LoopConfig, LoopResult, Task, check_int, train_loop
 from ..training.report import add_run_arguments, run_report, training_fields, write_report
@@ -88,7 +88,7 @@ def fit(model: MGNM, split: SequentialSplit, config: MGNMTrainConfig) -> LoopRes
 
     def describe(record: dict) -> str | None:
         if "valid" in record:
-            return f"epoch {record['epoch']:4d}  loss {record['loss']:.4f}  valid {_fmt(record['valid'])}"
+            return f"epoch {record['epoch']:4d}  loss {record['loss']:.4f}  valid {format_metrics(record['valid'])}"
         return None
 
     task = Task(batches, loss,
@@ -105,22 +105,6 @@ def train(split: SequentialSplit, config: MGNMTrainConfig | None = None, **model
     config = config or MGNMTrainConfig()
     model = MGNM(MGNMConfig(split.n_items, split.n_users, **{"seed": config.seed, **model_options}))
     return fit(model, split, config)
-
-
-def final_metrics(model: MGNM, split: SequentialSplit, seed: int, device, sampled_users: int = 10_000) -> dict:
-    """Test metrics of the selected model: full ranking (all users, ks 20, 50) and chapter 1's
-    sampled protocol (100 negatives, ks 10, 20, 50)."""
-    full = RankingEvaluator(split, "test", "full", model.config.maxlen, max_users=None, ks=(20, 50),
-                            seed=seed, device=device)
-    sampled = RankingEvaluator(split, "test", "sampled", model.config.maxlen, max_users=sampled_users,
-                               ks=(10, 20, 50), seed=seed, device=device)
-    with evaluating(model):
-        return {"test/full": with_recall(full(model.score, with_users=True)),
-                "test/sampled": with_recall(sampled(model.score, with_users=True))}
-
-
-def _fmt(metrics: dict) -> str:
-    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "users" and not k.startswith("HR@"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,15 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
         "dataset": args.dataset,
         "model": model.config.to_dict(),
         **training_fields(config, result),
-        "metrics": final_metrics(model, split, args.seed, device),
+        "metrics": final_metrics(model, split, args.seed, device, with_users=True),
         "notes": "leave-one-out split of chapter 1; one held-out item per user: Recall@k = HR@k. full = rank "
                  "among all unseen items; sampled = among 100 random unseen items.",
     })
     if args.save_model:
         save_compact_model(model, model.config.to_dict(), args.save_model)
     report = write_report(report, began, args.output)
-    print(f"test (full)    {_fmt(report['metrics']['test/full'])}")
-    print(f"test (sampled) {_fmt(report['metrics']['test/sampled'])}")
+    print(f"test (full)    {format_metrics(report['metrics']['test/full'])}")
+    print(f"test (sampled) {format_metrics(report['metrics']['test/sampled'])}")
     return report
 
 
