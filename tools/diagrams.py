@@ -1,10 +1,12 @@
-# Run: .venv/bin/python tools/diagrams.py   (writes the architecture diagrams to book/images/*.svg)
+# Run: .venv/bin/python tools/diagrams.py [NAME ...]   (writes the architecture diagrams to book/images/*.svg;
+#      a NAME, e.g. mgnm or mgnm_architecture.svg, draws that figure only)
 """Architecture diagrams of the book's models, drawn with matplotlib only, written as static SVG.
 
 One function per figure, each drawing what the code in ``lessons_src`` computes (not a generic
 textbook version): the authors' SASRec block, this book's α convention for distillation, the
 CapsNet sizes of ``CapsNetConfig``, the interest model's hard readout and full softmax, MM-Rec's
-co-attention over the book's frozen MiniLM and concept-CNN inputs with every padding mask.
+co-attention over the book's frozen MiniLM and concept-CNN inputs with every padding mask, MGNM's
+user-aware item graph, multi-level GCN and time-ordered routing with the public code's switches noted.
 
 Coordinates are in points (1/72 inch), y pointing down, so a font size and a distance are in the same
 unit. Every figure is 7.5 inches wide: shown at the book's column width (≈ 720–750 px) one point is
@@ -1282,6 +1284,145 @@ def capsule_vs_neuron() -> Diagram:
     return d
 
 
+# ---------------------------------------------------------------------------------------------------
+# 11. MGNM (lessons_src/mgnm/model.py, graph.py, gcn.py, sequence.py; the router of capsules/interests.py)
+
+
+def mgnm() -> Diagram:
+    d = Diagram(height=850)
+    blue, purple = KINDS["data"][1], KINDS["loss"][1]
+    rail = 535.0  # λ₁‖A‖₁ on its way to the loss, right of every frame
+
+    # ---- inputs: the history and the user ----------------------------------------------------------
+    tokens = ["0", "0", "$i_1$", "$i_2$", "$\\ldots$", "$i_n$"]
+    tw, gap, t0 = 28.0, 3.0, 58.0
+    for n, tok in enumerate(tokens):
+        d.box(t0 + n * (tw + gap) + tw / 2, 22, tw, 20, tok, kind="mask" if tok == "0" else "data", rounding=2)
+    tend = t0 + len(tokens) * (tw + gap) - gap
+    d.text(t0 - 8, 22, "history", ha="right", color=INK)
+    d.text(tend + 8, 22, "left-padded:\n0 = padding")
+    ux = 400.0
+    d.box(ux, 22, 28, 20, "$u$", "data", rounding=2)
+    d.text(ux - 22, 22, "user", ha="right", color=INK)
+    d.text(ux + 24, 22, "Toys runs: $d = 64$,\n$K = 4$, $L = 20$")
+    emb = d.box(150, 70, 200, 36, "$\\mathbf{E}$: $\\mathbf{e}_i = \\mathbf{M}[i]$, $L \\times d$\n"
+                "$\\mathbf{M}[0] = \\mathbf{0}$ (padding)", "data")
+    user = d.box(ux, 70, 150, 36, "$\\mathbf{p}_u = \\mathbf{P}[u]$, $d$\nuser embedding", "data")
+    d.arrow((emb.cx, 32), emb.top)
+    d.arrow((ux, 32), user.top)
+
+    # ---- the user's item graph ---------------------------------------------------------------------
+    adj = d.box(285, 136, 280, 38, "user-aware item graph $A_{ij} = \\sigma(\\Sigma_k\\, e_{ik}\\, e_{jk}\\, p_{uk})$\n"
+                "rows, columns of padding set to 0", "mix")
+    d.arrow((200, emb.y1), (200, adj.y0))
+    d.arrow(user.bottom, (ux, adj.y0))
+    l1 = d.box(486, 136, 80, 38, "$\\lambda_1\\|\\mathbf{A}\\|_1$\nto the loss", "loss", size=FS_SMALL)
+    d.arrow(adj.right, l1.left)
+    norm = d.box(285, 192, 230, 36, "$\\hat{\\mathbf{A}} = \\mathbf{D}^{-1/2}(\\mathbf{A} + \\mathbf{I})\\,"
+                 "\\mathbf{D}^{-1/2}$\nself-loops on real items only", "norm")
+    d.arrow(adj.bottom, norm.top)
+    d.text(norm.x1 + 8, 192, "switch: the public code\nruns $\\sigma(\\mathbf{e}_i\\cdot\\mathbf{e}_j)$, the same\n"
+           "graph for every user")
+
+    # ---- multi-level GCN ---------------------------------------------------------------------------
+    d.frame(8, 216, 528, 336)
+    d.text(521, 226, "multi-level GCN, levels $l = 0 \\ldots 3$", ha="right", size=FS, color=INK, weight="bold")
+    conv = d.box(240, 258, 250, 36, "$\\mathbf{X}^{(l+1)} = \\mathrm{LeakyReLU}(\\hat{\\mathbf{A}}\\,\\mathbf{X}^{(l)}"
+                 "\\mathbf{W}^{(l)} + \\mathbf{b}^{(l)})$\nlevel $l$ sees $l$ hops of the graph", "linear")
+    d.arrow(norm.bottom, (norm.cx, conv.y0))
+    d.text(conv.x1 + 10, 258, "switch: the public code\ncomputes every level from\n$\\mathbf{X}^{(0)}$ (one hop)")
+    lw, lgap, lx0, ly = 76.0, 52.0, 40.0, 308.0
+    levels = []
+    for n in range(4):
+        label = "$\\mathbf{X}^{(0)} = \\mathbf{E}$" if n == 0 else f"$\\mathbf{{X}}^{{({n})}}$"
+        levels.append(d.box(lx0 + lw / 2 + n * (lw + lgap), ly, lw, 28, label, "data"))
+        if n:
+            a, b = levels[n - 1], levels[n]
+            d.arrow(a.right, b.left)
+            d.text((a.x1 + b.x0) / 2, ly - 11, f"$\\hat{{\\mathbf{{A}}}}, \\mathbf{{W}}^{{({n - 1})}}$",
+                   ha="center", color=INK)
+    d.arrow((levels[0].cx, emb.y1), levels[0].top)
+
+    # ---- the router, once for all levels -----------------------------------------------------------
+    bus = 348.0
+    for b in levels:
+        d.line(b.bottom, (b.cx, bus))
+    d.line((levels[0].cx, bus), (levels[3].cx, bus))
+    d.frame(8, 360, 528, 608)
+    d.text(15, 370, "chapter 3's capsule router, shared by all levels", size=FS, color=INK, weight="bold")
+    px = 330.0
+    d.dot(px, bus)
+    pred = d.box(px, 398, 252, 36, "predictions $\\hat{\\mathbf{u}}_{j|i} = \\mathbf{W}_{ij}\\,\\mathbf{x}_i$, "
+                 "$K$ interests\none map per position $i$ and interest $j$", "linear")
+    d.arrow((px, bus), pred.top)
+    ry = 538.0  # the row of iterations
+    init = d.box(58, ry, 84, 40, "$b_{ij} \\sim \\mathcal{N}(0, 1)$\nrandom start", "mix", size=FS_SMALL)
+    it1 = d.box(172, ry, 100, 40, "iteration 1\nroutes $\\hat{\\mathbf{u}}$", "mix", size=FS_SMALL)
+    it2 = d.box(300, ry, 100, 40, "iteration 2\nroutes $\\tilde{\\mathbf{u}}$", "mix", size=FS_SMALL)
+    it3 = d.box(440, ry, 124, 40, "iteration 3 routes $\\hat{\\mathbf{u}}$\n"
+                "→ $\\mathbf{v}_{l,1} \\ldots \\mathbf{v}_{l,K}$", "mix", size=FS_SMALL)
+    for a, b in ((init, it1), (it1, it2), (it2, it3)):
+        d.arrow(a.right, b.left)
+        d.text((a.x1 + b.x0) / 2, ry - 11, "$b$", ha="center", color=INK)
+    ubus = 430.0
+    d.line(pred.bottom, (px, ubus))
+    d.dot(px, ubus)
+    d.line((it1.cx, ubus), (it3.cx, ubus))
+    d.arrow((it1.cx, ubus), it1.top)
+    d.arrow((it3.cx, ubus), it3.top)
+    d.text(it1.cx + 6, ubus + 12, "$\\hat{\\mathbf{u}}$", color=INK)
+    lstm = d.box(it2.cx, 460, 120, 32, "BiLSTM over $\\hat{\\mathbf{u}}_1 \\ldots \\hat{\\mathbf{u}}_L$\n"
+                 "in time order → $\\mathbf{h}_i$", "linear", size=FS_SMALL, linespacing=1.2)
+    d.dot(it2.cx, ubus)
+    d.arrow((it2.cx, ubus), lstm.top)
+    plus = d.node(it2.cx, 496)
+    d.arrow(lstm.bottom, plus.top)
+    tap = 378.0
+    d.dot(tap, ubus)
+    d.arrow((tap, ubus), (tap, plus.cy), plus.right)
+    d.arrow(plus.bottom, it2.top)
+    d.text(plus.x0 - 6, 496, "$\\tilde{\\mathbf{u}}_{j|i} = \\hat{\\mathbf{u}}_{j|i} + (\\mathbf{W}\\mathbf{h}_i)_j$",
+           ha="right", color=INK)
+    d.text(15, 584, "each iteration: $c_{ij} = \\mathrm{softmax}_j(b_{ij})$, "
+           "$\\mathbf{s}_j = \\Sigma_i\\, c_{ij}\\mathbf{u}_{j|i}$, $\\mathbf{v}_j = \\mathrm{squash}(\\mathbf{s}_j)$,\n"
+           "then (not after the last) $b_{ij} \\leftarrow b_{ij} + \\mathbf{u}_{j|i}\\cdot\\mathbf{v}_j$; "
+           "one draw of $b$ for all levels")
+
+    # ---- the interests of every level --------------------------------------------------------------
+    gw, ggap, gy = 112.0, 12.0, 636.0
+    groups = [d.box(28 + gw / 2 + n * (gw + ggap), gy, gw, 24,
+                    f"$l = {n}$: $\\mathbf{{v}}_{{{n},1}} \\ldots \\mathbf{{v}}_{{{n},K}}$", "data", size=FS_SMALL)
+              for n in range(4)]
+    group = Box(270, gy, 496, 36)
+    d.frame(group.x0, group.y0, group.x1, group.y1, color=blue)
+    d.arrow(it3.bottom, (it3.cx, group.y0))
+    d.text(it3.cx + 6, 584, "4 levels ×\n$K$ interests", color=INK)
+
+    # ---- training and serving ----------------------------------------------------------------------
+    obus = 668.0
+    d.line((group.cx, group.y1), (group.cx, obus))
+    d.dot(group.cx, obus)
+    d.frame(8, 680, 226, 808, "serving: no target")
+    d.frame(236, 680, 528, 808, "training: the next item $t$ is known")
+    score = d.box(117, 750, 204, 56, "$\\mathrm{score}(i) = \\mathrm{max}_{l,k}\\; \\mathbf{v}_{lk}\\cdot\\mathbf{e}_i$\n"
+                  "max over 4 levels × $K$ interests\n→ the top $N$ items", "loss", size=FS_SMALL)
+    d.arrow((group.cx, obus), (150, obus), (150, score.y0))
+    target = d.box(282, 728, 76, 40, "target $t$\n$\\mathbf{e}_t = \\mathbf{M}[t]$", "data", size=FS_SMALL)
+    readout = d.box(430, 728, 180, 40, "label-aware readout, per level\n"
+                    "$\\mathbf{u}_l = \\Sigma_k\\, \\mathrm{softmax}_k(\\mathbf{e}_t\\cdot\\mathbf{v}_{lk})\\,\\mathbf{v}_{lk}$",
+                    "mix", size=FS_SMALL)
+    d.arrow((group.cx, obus), (470, obus), (470, readout.y0))
+    d.arrow(target.right, readout.left)
+    loss = d.box(382, 780, 276, 40, "$\\Sigma_l$ sigmoid BCE of $\\mathbf{u}_l\\cdot\\mathbf{M}[c]$, $c$: the target (1)\n"
+                 "and 5 uniform negatives (0);  $+\\ \\lambda_1\\|\\mathbf{A}\\|_1$", "loss", size=FS_SMALL)
+    d.arrow((readout.cx, readout.y1), (readout.cx, loss.y0))
+    d.arrow(l1.right, (rail, l1.cy), (rail, loss.cy), loss.right, color=purple)
+    d.legend(8, 832, [("data", "vectors"), ("linear", "learned map"), ("norm", "normalisation"),
+                      ("mix", "graph, routing"), ("loss", "score, loss")], columns=5,
+             title=None)
+    return d
+
+
 FIGURES = {
     "sasrec_architecture.svg": sasrec,
     "distillation_architecture.svg": distillation,
@@ -1293,13 +1434,14 @@ FIGURES = {
     "evaluation_protocols.svg": evaluation_protocols,
     "ranking_distillation.svg": ranking_distillation,
     "capsule_vs_neuron.svg": capsule_vs_neuron,
+    "mgnm_architecture.svg": mgnm,
 }
 
 
 def main(names: list[str]) -> int:
     problems = []
     for name, draw in FIGURES.items():
-        if names and name not in names:
+        if names and not {name, name.removesuffix(".svg"), draw.__name__} & set(names):
             continue
         problems += draw().save(name)
         print(f"wrote {OUT / name}")

@@ -44,7 +44,11 @@ class PrefixExamples:
     epoch ~T times dearer with T highly correlated examples. Over epochs every cut is visited.
     """
 
-    def __init__(self, train: Sequence[np.ndarray], maxlen: int, seed: int = 0):
+    def __init__(self, train: Sequence[np.ndarray], maxlen: int, seed: int = 0, per_user: int = 1):
+        """``per_user`` cuts of every user per epoch (independent draws; 1 = ComiRec's iterator)."""
+        if not isinstance(per_user, int) or per_user < 1:
+            raise ValueError(f"per_user must be an integer ≥ 1, got {per_user!r}")
+        self.per_user = per_user
         lengths = np.array([len(items) for items in train])
         self.users = np.flatnonzero(lengths >= 2)
         if len(self.users) == 0:
@@ -56,11 +60,11 @@ class PrefixExamples:
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        return len(self.users)
+        return len(self.users) * self.per_user
 
     def epoch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """users (U,), histories (U, maxlen) left-padded, targets (U,), in a random order."""
-        order = self.rng.permutation(len(self.users))
+        """users (n,), histories (n, maxlen) left-padded, targets (n,), in a random order; n = U·per_user."""
+        order = self.rng.permutation(len(self)) % len(self.users)
         start, length = self.starts[order], self.lengths[order]
         cut = self.rng.integers(1, length)  # t ∈ 1 … T−1 (0-based: the target is items[t])
         targets = self.items[start + cut]  # (U,)
@@ -79,6 +83,7 @@ class InterestTrainConfig:
     # (after one Games epoch at 1e-3 the loss was 10.05, log N = 10.07)
     lr: float = 5e-3
     eval_every: int = 1
+    cuts_per_user: int = 1  # training examples per user per epoch (PrefixExamples)
     eval_users: int | None = None  # validation users (None: all)
     select_by: str = "Recall@50"  # ComiRec selects by validation recall
     patience: int | None = None  # stop after this many evaluations without improvement
@@ -115,7 +120,7 @@ def fit(model: MultiInterestModel, split: SequentialSplit, config: InterestTrain
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     model.to(device)
-    examples = PrefixExamples(split.train, model.config.maxlen, config.seed)
+    examples = PrefixExamples(split.train, model.config.maxlen, config.seed, config.cuts_per_user)
     generator = make_generator(config.seed, device)  # MIND's random initial routing logits
     validator = RankingEvaluator(
         split, "valid", "full", model.config.maxlen, max_users=config.eval_users, ks=(20, 50),
@@ -189,7 +194,8 @@ def final_metrics(model, split: SequentialSplit, seed: int, device, sampled_user
 
 
 def format_metrics(metrics: dict) -> str:
-    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "users" and not k.startswith("HR@"))
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                     if k not in ("users", "instances") and not k.startswith("HR@"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--cuts-per-user", type=int, default=1, help="training examples per user per epoch")
     parser.add_argument("--eval-users", type=int, default=10_000, help="validation users, 0 = all")
     parser.add_argument("--select-by", default="Recall@50", choices=SELECTABLE)
     return add_run_arguments(parser, "interest_metrics.json")
@@ -224,6 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     config = InterestTrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+        cuts_per_user=args.cuts_per_user,
         eval_users=args.eval_users or None, select_by=args.select_by, patience=args.patience,
         seed=args.seed, device=args.device, progress=not args.no_progress,
     )

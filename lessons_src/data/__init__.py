@@ -10,7 +10,7 @@ from .fetch import DATA_DIR_ENV, DataError, cache_dir, dataset_path
 from .mnist import load_mnist
 from .registry import REGISTRY, DatasetSpec
 from .sequences import Interactions, load_interactions
-from .split import SequentialSplit, sequential_split
+from .split import ChronologicalSplit, SequentialSplit, sequential_split, time_ordered_split
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -18,10 +18,12 @@ __all__ = [
     "DatasetSpec",
     "Interactions",
     "REGISTRY",
+    "ChronologicalSplit",
     "SequentialSplit",
     "cache_dir",
     "dataset_path",
     "load_interactions",
     "load_mnist",
     "sequential_split",
+    "time_ordered_split",
 ]

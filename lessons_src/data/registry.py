@@ -40,6 +40,11 @@ class DatasetSpec:
 _SASREC_RAW = "https://raw.githubusercontent.com/kang205/SASRec/master/data"
 _MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist"
 _MIND = "https://mind201910small.blob.core.windows.net/release"
+_S3REC_RAW = "https://raw.githubusercontent.com/RUCAIBox/CIKM2020-S3Rec/master/data"
+_S3REC_TOYS = {  # the files of the S3-Rec "Toys_and_Games" set used here, with their sha256
+    "Toys_and_Games.txt": "176c680c688d497598c4a89a03b402c0fe78d795e5db335c2e78dd5f2d778a3f",
+    "Toys_and_Games_item2attributes.json": "d371acd25101eedac04afc727626464b7acec770c4eda708705d51eb76eb1ad0",
+}
 
 REGISTRY: dict[str, DatasetSpec] = {
     "games": DatasetSpec(
@@ -107,6 +112,14 @@ REGISTRY: dict[str, DatasetSpec] = {
         ),
         description="MNIST handwritten digits, uncompressed IDX files.",
         homepage="https://yann.lecun.com/exdb/mnist/",
+    ),
+    "s3rec": DatasetSpec(
+        name="s3rec",
+        members=dict(_S3REC_TOYS),
+        sources=tuple(Source(f"{_S3REC_RAW}/{name}", ("sha256", sha), member=name) for name, sha in _S3REC_TOYS.items()),
+        description="Amazon sets as preprocessed for S3-Rec (CIKM 2020): lines 'user item item ...' in time "
+        "order, and item -> attribute ids. Registered: Toys_and_Games (the loader's name 'toys').",
+        homepage="https://github.com/RUCAIBox/CIKM2020-S3Rec",
     ),
     "mind-small": DatasetSpec(
         name="mind-small",

@@ -86,6 +86,32 @@ def parse_user_item_file(path: Path, name: str = "") -> Interactions:
     return Interactions(name, _group(users[order], items[order], n_users), n_items)
 
 
+def parse_sequence_file(path: Path, name: str = "") -> Interactions:
+    """S3-Rec's format: one line per user, ``user item item …``, the items in time order.
+
+    Users must be numbered 1..n without gaps (line order does not matter)."""
+    sequences: dict[int, np.ndarray] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            if len(tokens) < 2:
+                raise DataError(f"{path}:{line_no}: expected 'user item [item …]', got {line.strip()!r}")
+            user = _parse_int(tokens[0], path, line_no, "user")
+            if user in sequences:
+                raise DataError(f"{path}:{line_no}: user {user} has a second line")
+            sequences[user] = np.array([_parse_int(t, path, line_no, "item") for t in tokens[1:]], dtype=np.int64)
+    if not sequences:
+        raise DataError(f"{path}: the file holds no interactions")
+    n_users = max(sequences)
+    if len(sequences) != n_users:
+        missing = sorted(set(range(1, n_users + 1)) - set(sequences))[:5]
+        raise DataError(f"{path}: users must be numbered 1..{n_users} without gaps; missing e.g. {missing}")
+    n_items = int(max(s.max() for s in sequences.values()))
+    return Interactions(name, [np.zeros(0, dtype=np.int64)] + [sequences[u] for u in range(1, n_users + 1)], n_items)
+
+
 def parse_rating_file(path: Path, separator: str, name: str = "") -> Interactions:
     """MovieLens ratings ``user sep item sep rating sep timestamp``; every rating is an interaction.
 
@@ -100,7 +126,11 @@ def parse_rating_file(path: Path, separator: str, name: str = "") -> Interaction
 
 
 def load_interactions(name: str) -> Interactions:
-    """Load a registered dataset (``games``, ``ml-100k``, ``ml-1m``) as per-user sequences."""
+    """Load a registered dataset (``games``, ``ml-100k``, ``ml-1m``, ``toys``) as per-user sequences.
+
+    ``toys`` is S3-Rec's Amazon Toys_and_Games (dataset ``s3rec``)."""
+    if name == "toys":
+        return parse_sequence_file(dataset_path("s3rec") / "Toys_and_Games.txt", name)
     folder = dataset_path(name)
     if name == "games":
         return parse_user_item_file(folder / "Video.txt", name)
@@ -108,4 +138,4 @@ def load_interactions(name: str) -> Interactions:
         return parse_rating_file(folder / "u.data", "\t", name)
     if name == "ml-1m":
         return parse_rating_file(folder / "ratings.dat", "::", name)
-    raise KeyError(f"dataset {name!r} has no sequence parser; use games, ml-100k or ml-1m")
+    raise KeyError(f"dataset {name!r} has no sequence parser; use games, ml-100k, ml-1m or toys")

@@ -6,9 +6,9 @@
     X⁽⁰⁾ = E,  X⁽ˡ⁺¹⁾ = σ(Â X⁽ˡ⁾ W⁽ˡ⁾ + b⁽ˡ⁾)                levels 0..L (gcn.py)
     per level l: K interests v_{l,1..K} by chapter 3's routing over X⁽ˡ⁾, with the BiLSTM's
                  time-order correction from the second iteration on (sequence.py)
-    training:    per level, the interest that scores the target best (hard readout), a sigmoid
-                 cross-entropy against the target and n uniform negatives; summed over levels,
-                 + λ₁ ‖A‖₁
+    training:    per level, a label-aware readout u_l = Σ_k softmax_k(e_t · v_lk) v_lk, a sigmoid
+                 cross-entropy of u_l · e against the target and n uniform negatives; summed over
+                 levels, + λ₁ ‖A‖₁
     serving:     score(i) = max_{l, j} v_{l,j} · e_i          (max over levels × interests)
 
 The router, its predictions û (one map per position and interest, as ComiRec-DR) and the random
@@ -29,6 +29,8 @@ from .gcn import MultiLevelGCN
 from .graph import EDGE_FORMS, adjacency_l1, edge_weights, keep_strongest, normalise
 from .sequence import TimeOrderEncoder
 
+READOUTS = ("attention", "hard")
+
 
 @dataclass
 class MGNMConfig:
@@ -45,6 +47,8 @@ class MGNMConfig:
     shared_gcn_weights: bool = False  # True: its first release (every level the same)
     time_order: bool = True  # the BiLSTM correction of the routing
     public_code_reshape: bool = False  # the BiLSTM with the public code's reshapes
+    readout: str = "attention"  # label-aware attention over the K interests; "hard": argmax (ComiRec)
+    readout_power: float = 1.0  # p of the attention readout (the public code: 1)
     l1_adjacency: float = 1e-5  # λ₁, as in the public code
     seed: int = 0
 
@@ -57,6 +61,10 @@ class MGNMConfig:
             raise ValueError(f"levels must be an integer ≥ 0, got {self.levels!r}")
         if self.edge_form not in EDGE_FORMS:
             raise ValueError(f"edge_form must be one of {EDGE_FORMS}, got {self.edge_form!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        if not self.readout_power > 0:
+            raise ValueError(f"readout_power must be > 0, got {self.readout_power}")
         if self.time_order and self.routing_iterations < 3:
             raise ValueError("time_order needs routing_iterations ≥ 3 (it enters from the second iteration)")
 
@@ -100,19 +108,33 @@ class MGNM(nn.Module):
         adjacency, graph = self.graph(histories, users)
         levels = self.gcn(self.item_embedding(histories), graph, real)  # [X⁽⁰⁾ … X⁽ᴸ⁾], each (B, L, d)
         logits = self.interests_model.initial_logits(histories, generator)  # (B, L, K), one draw for all levels
-        interests, couplings = [], []
-        for x in levels:
-            v, c = self.interests_model.router(x, real, logits, sequence_residual=self.time_order)
-            interests.append(v)
-            couplings.append(c)
-        return torch.stack(interests, 1), torch.stack(couplings, 1), adjacency
+        # the same router routes every level: the levels ride in the batch dimension, one call
+        n = len(levels)
+        x = torch.cat(levels, 0)  # (n·B, L, d), level-major
+        v, c = self.interests_model.router(x, real.repeat(n, 1), logits.repeat(n, 1, 1),
+                                           sequence_residual=self.time_order)
+        B = histories.shape[0]
+        interests = v.view(n, B, *v.shape[1:]).transpose(0, 1)  # (B, levels + 1, K, d)
+        couplings = c.view(n, B, *c.shape[1:]).transpose(0, 1)  # (B, levels + 1, L, K)
+        return interests, couplings, adjacency
+
+    def readout(self, interests: Tensor, targets: Tensor) -> Tensor:
+        """Label-aware readout per level: interests (B, levels + 1, K, d), targets (B,) → (B, levels + 1, d).
+
+        "attention" (the public code): u_l = Σ_k softmax_k((e_t · v_lk)^p) v_lk, p = ``readout_power``;
+        "hard" (ComiRec's, p → ∞): u_l = the v_lk that scores the target best."""
+        affinity = torch.einsum("blkd,bd->blk", interests, self.item_embedding(targets))  # e_t · v_lk
+        if self.config.readout == "hard":
+            chosen = affinity.argmax(-1)  # (B, levels + 1)
+            return interests.gather(2, chosen[..., None, None].expand(-1, -1, 1, interests.shape[-1])).squeeze(2)
+        power = self.config.readout_power
+        weights = torch.softmax(affinity if power == 1 else affinity.sign() * affinity.abs().pow(power), -1)
+        return torch.einsum("blk,blkd->bld", weights, interests)
 
     def level_logits(self, interests: Tensor, targets: Tensor, candidates: Tensor) -> Tensor:
-        """Hard readout per level: interests (B, levels + 1, K, d), targets (B,), candidates (B, C)
-        → logits (B, levels + 1, C) of the interest that scores the target best at each level."""
-        target = self.item_embedding(targets)  # (B, d)
-        chosen = torch.einsum("blkd,bd->blk", interests, target).argmax(-1)  # (B, levels + 1)
-        user = interests.gather(2, chosen[..., None, None].expand(-1, -1, 1, interests.shape[-1])).squeeze(2)
+        """interests (B, levels + 1, K, d), targets (B,), candidates (B, C) → logits (B, levels + 1, C):
+        each level's target-aware user vector against every candidate."""
+        user = self.readout(interests, targets)  # (B, levels + 1, d)
         return torch.einsum("bld,bcd->blc", user, self.item_embedding(candidates))
 
     def loss(self, histories: Tensor, users: Tensor, targets: Tensor, negatives: Tensor,

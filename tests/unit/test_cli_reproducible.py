@@ -16,6 +16,7 @@ from synthetic import synthetic_mnist
 
 from lessons_src.capsules import interest_train, mnist_train
 from lessons_src.distill import mnist_experiment, rank_experiment
+from lessons_src.mgnm import train as mgnm_train
 from lessons_src.sasrec import train as sasrec_train
 from lessons_src.sasrec.model import SASRec, SASRecConfig
 from lessons_src.training.results import save_compact_model
@@ -49,7 +50,7 @@ def run_twice(main, argv, tmp_path):
 @pytest.fixture
 def patched(monkeypatch, interactions_factory):
     data = interactions_factory("pattern", n_users=40, n_items=25)
-    for module in (sasrec_train, interest_train, rank_experiment):
+    for module in (sasrec_train, interest_train, rank_experiment, mgnm_train):
         monkeypatch.setattr(module, "load_interactions", lambda name: data)
     mnist = synthetic_mnist(192, 64)
     for module in (mnist_train, mnist_experiment):
@@ -92,6 +93,16 @@ def test_distill_rank_experiment(patched, tmp_path):
             "--k", "3", "--seed", "4", "--device", "cpu", "--no-progress"]
     first, second = run_twice(rank_experiment.main, argv, tmp_path)
     assert first == second
+
+
+@pytest.mark.parametrize("protocol", ["leave-one-out", "time-ordered"])
+def test_mgnm_train(patched, tmp_path, protocol):
+    argv = ["--epochs", "2", "--maxlen", "8", "--hidden", "8", "--batch-size", "16", "--eval-every", "1",
+            "--levels", "2", "--cuts-per-user", "2", "--protocol", protocol, "--seed", "5", "--device", "cpu",
+            "--no-progress"]
+    first, second = run_twice(mgnm_train.main, argv, tmp_path)
+    assert first == second
+    assert first["metrics"], "the run reports test metrics"
 
 
 @pytest.mark.parametrize("encoders", ["scratch", "pretrained"])

@@ -64,8 +64,18 @@ def test_only_the_user_aware_model_listens_to_the_user():
         assert (not torch.allclose(a, b)) == depends, form
 
 
-def test_the_objective_by_hand():
-    net = model(l1_adjacency=0.0)
+def _readout_by_hand(vectors, target, readout):
+    """One level's K interests (K, d) and the target's embedding (d,) → the user vector, as plain loops."""
+    affinities = [float(v @ target) for v in vectors]
+    if readout == "hard":
+        return vectors[max(range(len(vectors)), key=lambda k: affinities[k])]
+    weights = [math.exp(a) for a in affinities]
+    return sum(w / sum(weights) * v for w, v in zip(weights, vectors))
+
+
+@pytest.mark.parametrize("readout", ["attention", "hard"])
+def test_the_objective_by_hand(readout):
+    net = model(l1_adjacency=0.0, readout=readout)
     generator = torch.Generator().manual_seed(3)
     targets, negatives = torch.tensor([5, 9]), torch.tensor([[1, 2, 3], [4, 6, 11]])
     loss = net.loss(HISTORIES, USERS, targets, negatives, generator=torch.Generator().manual_seed(3))
@@ -75,14 +85,27 @@ def test_the_objective_by_hand():
     for level in range(4):
         terms = []
         for b in range(2):
-            chosen = max(range(4), key=lambda k: float(interests[b, level, k] @ embedding[targets[b]]))
-            v = interests[b, level, chosen]
+            v = _readout_by_hand(interests[b, level], embedding[targets[b]], readout)
             terms.append(-math.log(1 / (1 + math.exp(-float(v @ embedding[targets[b]])))))
             terms += [-math.log(1 - 1 / (1 + math.exp(-float(v @ embedding[n])))) for n in negatives[b]]
         total += sum(terms) / len(terms)
     assert math.isclose(loss.item(), total, rel_tol=1e-5)
     loss.backward()
     assert net.user_embedding.weight.grad[USERS].abs().sum() > 0  # the graph listens to the user
+
+
+def test_levels_routed_in_one_batch_equal_levels_routed_one_by_one():
+    net = model().eval()
+    with torch.no_grad():
+        interests, couplings, _ = net(HISTORIES, USERS)
+        real = HISTORIES != 0
+        _, graph = net.graph(HISTORIES, USERS)
+        levels = net.gcn(net.item_embedding(HISTORIES), graph, real)
+        logits = net.interests_model.initial_logits(HISTORIES, None)
+        for level, x in enumerate(levels):
+            v, c = net.interests_model.router(x, real, logits, sequence_residual=net.time_order)
+            torch.testing.assert_close(interests[:, level], v)
+            torch.testing.assert_close(couplings[:, level], c)
 
 
 def test_l1_term_and_bad_inputs():
