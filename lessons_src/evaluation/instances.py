@@ -15,8 +15,8 @@ into one list (every positive and every negative of that user):
              n_u = the user's rows (positives + negatives)
     pooled HIT/NDCG/MRR@k: the rank of the user's best-placed positive among all the user's
              negatives, averaged over users — one hit per user, however many targets the user has
-             (ties: expected over random tie-breaking; the public code's sort breaks them in its
-             favour, so a model that scores everything alike gets a pooled HIT of 1).
+             (ties: expected over random tie-breaking; the public code's sort orders tied
+             candidates by their position in its list instead).
 """
 
 from __future__ import annotations

@@ -84,3 +84,22 @@ def level_routing_explorer(views: Sequence[dict], names: Sequence[str],
     user = widgets.Dropdown(options=list(names), description="user")
     level = widgets.SelectionSlider(options=[f"level {level}" for level in range(n_levels)], description="level")
     return widgets.VBox([widgets.HBox([user, level]), linked_grid(pages, [user, level])])
+
+
+@torch.no_grad()
+def mean_level_cosine(model: MGNM, histories: torch.Tensor, users: torch.Tensor) -> np.ndarray:
+    """How alike two different items of one history are at each level: the mean cosine of x_i and
+    x_j (i ≠ j, both real) over the batch, per level. histories (B, L) left-padded, users (B,)
+    → (levels + 1,). Values near 1 mean the level has smoothed the history into one vector."""
+    real = histories != 0
+    with evaluating(model):
+        _, graph = model.graph(histories, users)
+        levels = model.gcn(model.item_embedding(histories), graph, real)
+    pairs = (real.unsqueeze(2) & real.unsqueeze(1)) & ~torch.eye(histories.shape[1], dtype=torch.bool,
+                                                                  device=histories.device)
+    means = []
+    for x in levels:
+        unit = F.normalize(x, dim=-1)
+        cosine = unit @ unit.transpose(1, 2)  # (B, L, L)
+        means.append(float(cosine[pairs].mean()))
+    return np.array(means)

@@ -125,3 +125,18 @@ def test_l1_term_and_bad_inputs():
         MGNMConfig(n_items=3, n_users=2, routing_iterations=2)
     with pytest.raises(ValueError, match="edge_form"):
         MGNMConfig(n_items=3, n_users=2, edge_form="dense")
+
+
+def test_mean_level_cosine_matches_a_loop_over_pairs():
+    from lessons_src.mgnm.widgets import mean_level_cosine
+
+    net = model().eval()
+    got = mean_level_cosine(net, HISTORIES, USERS)
+    with torch.no_grad():
+        _, graph = net.graph(HISTORIES, USERS)
+        levels = net.gcn(net.item_embedding(HISTORIES), graph, HISTORIES != 0)
+    for level, x in enumerate(levels):
+        values = [float(torch.nn.functional.cosine_similarity(x[b, i], x[b, j], dim=0))
+                  for b in range(len(HISTORIES)) for i in range(HISTORIES.shape[1]) for j in range(HISTORIES.shape[1])
+                  if i != j and HISTORIES[b, i] != 0 and HISTORIES[b, j] != 0]
+        assert math.isclose(got[level], sum(values) / len(values), rel_tol=1e-5)

@@ -118,7 +118,7 @@ def test_a_perfect_scorer_gets_full_marks_and_a_reversed_one_none():
 
 
 def test_a_constant_scorer_is_at_chance_on_every_metric():
-    """The public code's pooled sort breaks ties in the positives' favour; here ties are expected ranks."""
+    """Ties count as the expected rank under random tie-breaking, on every metric."""
     data = interactions([list(range(1, 11)), list(range(11, 21)), list(range(21, 31))], 200)
     evaluator = InstanceEvaluator(time_ordered_split(data), "test", n_negatives=99)
     flat = evaluator(lambda h, c, u: torch.zeros(c.shape))
