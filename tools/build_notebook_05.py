@@ -1,4 +1,5 @@
 # Run: .venv/bin/python tools/build_notebook_05.py   (writes book/notebooks/05_mgnm.ipynb, unexecuted)
+#      .venv/bin/python tools/build_notebook_05.py --fill-texts   (refresh the prose of the executed one)
 """Chapter 5's notebook from its cells, so that the prose can be edited as text and diffed.
 
 Execute it afterwards (``jupyter nbconvert --to notebook --execute --inplace``); the committed
@@ -54,7 +55,7 @@ graph convolution lets each item take in its neighbours, then its neighbours' ne
 an item is described by the company it keeps in this user's history (SURGE and TGSRec are examples).
 
 **MGNM** (*Multi-Grained Neural Model*, Tian, Chang, Niu, Song and Li, SIGIR 2022
-{cite}`tian2022mgnm`) puts the two together, in four steps for every user:
+{cite}`c5-tian2022mgnm`) puts the two together, in four steps for every user:
 
 1. turn the history into a fully connected **item graph** whose edge weights are learned, and
    depend on the user (*user-aware*): the same two items may be close for one user and unrelated
@@ -159,8 +160,8 @@ R^d$, rows of the item table $M$) and user embedding $\mathbf p_u$ (a row of a u
 pair of history items is joined by an edge of weight
 
 $$
-A_{ij} = \sigma\Big(\sum_{k=1}^{d} e_{ik}\, e_{jk}\, p_{uk}\Big)
-\qquad\text{(user-aware)}, \qquad\qquad A_{ij} = \sigma(\mathbf e_i \cdot \mathbf e_j)\qquad\text{(plain)},
+A_{ij} = \sigma\Big(\sum_{k=1}^{d} e_{ik}\, e_{jk}\, p_{uk}\Big)\ \ \text{(user-aware)},
+\qquad A_{ij} = \sigma(\mathbf e_i \cdot \mathbf e_j)\ \ \text{(plain)},
 $$
 
 with $\sigma$ the logistic sigmoid, so $A_{ij} \in (0, 1)$: the graph is **fully connected**, and
@@ -175,7 +176,7 @@ and never changes $A$ (though its gradient, like every other loss term's, shapes
 is computed from).
 
 Before convolving, $A$ gets self-loops and the symmetric normalisation of Kipf and Welling's GCN
-{cite}`kipf2017gcn`, so that repeated mixing neither explodes nor favours well-connected items:
+{cite}`c5-kipf2017gcn`, so that repeated mixing neither explodes nor favours well-connected items:
 
 $$
 \hat A = D^{-1/2} (A + I) D^{-1/2}, \qquad D_{ii} = \textstyle\sum_j (A + I)_{ij}.
@@ -308,7 +309,7 @@ md("mgnm-objective", r"""
 
 At every level $l$ the routing returns $K$ interests $\mathbf v_{l,1}, \dots, \mathbf v_{l,K}$. In
 training, the target item $t$ picks the interests that explain it — a **label-aware attention**, as
-in MIND {cite}`li2019mind`:
+in MIND {cite}`c5-li2019mind`:
 
 $$
 \mathbf u_l = \sum_{k=1}^{K} \mathrm{softmax}_k\big((\mathbf e_t \cdot \mathbf v_{l,k})^{p}\big)\, \mathbf v_{l,k},
@@ -360,9 +361,9 @@ md("mgnm-data", r"""
 ## 5.5 Data and the two protocols
 
 **Data.** The paper's Amazon data sets are of the family S3-Rec's authors preprocessed
-{cite}`zhou2020s3rec`: *Toys_and_Games* (loader name `toys`) has one line per user with the items
+{cite}`c5-zhou2020s3rec`: *Toys_and_Games* (loader name `toys`) has one line per user with the items
 in time order (5-core: every user and item has at least 5 interactions; the item attributes of the
-file are not used here). MovieLens-100k {cite}`harper2015movielens` (chapter 1) has titles, which
+file are not used here). MovieLens-100k {cite}`c5-harper2015movielens` (chapter 1) has titles, which
 the widgets of §5.7 use.
 
 **(a) Leave-one-out**, the book's protocol since chapter 1: each user's last item is the test
@@ -476,6 +477,7 @@ print("mean cosine of two items of one history, levels 0..3:", np.round(cosines,
 untrained = MGNM(MGNMConfig(toys.n_items, toys.n_users, maxlen=20, hidden=64)).to(device)
 print("the same at initialisation:                         ",
       np.round(mean_level_cosine(untrained, batch, torch.as_tensor(users_with_history, device=device)), 3))
+assert cosines[0] < 0.5 and cosines[1:].min() > 0.95, cosines   # the text: distinct raw items, flat levels
 ''', tags=["nbval-ignore-output"])
 
 md("mgnm-smoothing-text", r"""
@@ -663,6 +665,7 @@ for u, view in zip(shown_users, views):
     reading[f"user {u}"] = {**{f"cos, level {l}": round(float(sim[l][off].mean()), 2) for l in range(len(sim))},
                             **{f"interests used, level {l}": len(set(view["couplings"][l].argmax(1).tolist()))
                                for l in range(len(sim))}}
+assert all(row[f"cos, level {l}"] > 0.95 for row in reading.values() for l in (1, 2, 3))
 pd.DataFrame(reading).T
 ''', tags=["nbval-ignore-output"])
 
@@ -844,23 +847,41 @@ md("references", r"""
 
 ```{bibliography}
 :filter: docname in docnames
+:keyprefix: c5-
 ```
 """)
 
 
-def main() -> None:
+def fill_texts(notebook) -> None:
+    """Replace the placeholders of the results-dependent prose by their blocks in notebook_05_texts.md."""
+    texts = Path(__file__).with_name("notebook_05_texts.md")
+    if not texts.is_file():
+        return
+    parts = dict(block.split("\n", 1) for block in texts.read_text().split("\n=== ")[1:])
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for key, text in parts.items():
+                cell.source = cell.source.replace(key.strip(), text.strip())
+
+
+def main(argv: list[str]) -> None:
+    """No argument: write the notebook without outputs. ``--fill-texts``: only refresh the prose of
+    the committed (executed) notebook, keeping every output."""
+    if argv == ["--fill-texts"]:
+        notebook = nbformat.read(OUT, as_version=4)
+        fill_texts(notebook)
+        nbformat.write(notebook, OUT)
+        print("refreshed the prose of", OUT)
+        return
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     notebook.metadata["language_info"] = {"name": "python"}
-    texts = Path(__file__).with_name("notebook_05_texts.md")
-    if texts.is_file():  # the results-dependent prose, written after the runs
-        parts = dict(block.split("\n", 1) for block in texts.read_text().split("\n=== ")[1:])
-        for cell in notebook.cells:
-            for key, text in parts.items():
-                cell.source = cell.source.replace(key, text.strip())
+    fill_texts(notebook)
     nbformat.write(notebook, OUT)
     print("wrote", OUT)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
