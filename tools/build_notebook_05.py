@@ -16,22 +16,21 @@ OUT = Path(__file__).resolve().parent.parent / "book" / "notebooks" / "05_mgnm.i
 cells: list = []
 
 
-def md(cid: str, text: str, tags: list[str] | None = None, nbgrader: dict | None = None):
-    cell = nbformat.v4.new_markdown_cell(text.strip("\n"), id=cid)
+def _add(make, cid: str, text: str, tags: list[str] | None, nbgrader: dict | None):
+    cell = make(text.strip("\n"), id=cid)
     if tags:
         cell.metadata["tags"] = tags
     if nbgrader:
         cell.metadata["nbgrader"] = nbgrader
     cells.append(cell)
+
+
+def md(cid: str, text: str, tags: list[str] | None = None, nbgrader: dict | None = None):
+    _add(nbformat.v4.new_markdown_cell, cid, text, tags, nbgrader)
 
 
 def code(cid: str, text: str, tags: list[str] | None = None, nbgrader: dict | None = None):
-    cell = nbformat.v4.new_code_cell(text.strip("\n"), id=cid)
-    if tags:
-        cell.metadata["tags"] = tags
-    if nbgrader:
-        cell.metadata["nbgrader"] = nbgrader
-    cells.append(cell)
+    _add(nbformat.v4.new_code_cell, cid, text, tags, nbgrader)
 
 
 def solution(grade_id: str) -> dict:
