@@ -1,0 +1,95 @@
+"""PMGT downstream: the NCF models, the initialisations, and the CLI's reproducibility."""
+
+import numpy as np
+import pytest
+import torch
+from test_cli_reproducible import run_twice
+
+from lessons_src.data.sequences import Interactions
+from lessons_src.data.split import time_ordered_split
+from lessons_src.pmgt import downstream
+from lessons_src.pmgt.data import PMGTData
+from lessons_src.pmgt.graph import build_item_graph
+from lessons_src.pmgt.ncf import NCF, project_to, raw_feature_matrix
+
+
+def synthetic_data(n_users=40, n_items=30, seed=0) -> PMGTData:
+    rng = np.random.default_rng(seed)
+    early_users = rng.integers(0, n_users, 600)
+    early_items = rng.integers(1, n_items + 1, 600)
+    graph = build_item_graph(early_users, early_items, n_items + 1, min_users=3)
+    sequences = [np.zeros(0, dtype=np.int64)] + [rng.choice(np.arange(1, n_items + 1), 12, replace=False)
+                                                 for _ in range(n_users)]
+    split = time_ordered_split(Interactions("synthetic", sequences, n_items))
+    generator = torch.Generator().manual_seed(seed)
+    features = [torch.randn(n_items + 1, 8, generator=generator), torch.rand(n_items + 1, 5, generator=generator)]
+    present = torch.ones(n_items + 1, 2, dtype=torch.bool)
+    present[0] = False
+    present[3, 0] = False
+    return PMGTData(graph=graph, split=split, features=features, present=present,
+                    titles=[f"item {i}" for i in range(n_items + 1)], graph_cut=0, graph_interactions=600)
+
+
+def test_projection_keeps_the_principal_directions_at_the_given_scale():
+    torch.manual_seed(0)
+    basis = torch.randn(2, 10)
+    vectors = torch.cat([torch.zeros(1, 10), torch.randn(200, 2) * torch.tensor([5.0, 1.0]) @ basis])
+    projected = project_to(vectors, 2, std=0.1)
+    assert torch.equal(projected[0], torch.zeros(2))
+    assert projected[1:].std().item() == pytest.approx(0.1, rel=1e-4)
+    # two components carry everything: distances between items keep their ratios
+    d_in = torch.cdist(vectors[1:20], vectors[1:20])
+    d_out = torch.cdist(projected[1:20].double(), projected[1:20].double()).float()
+    ratio = d_out[d_in > 0] / d_in[d_in > 0]
+    assert ratio.std() / ratio.mean() < 1e-3
+    assert torch.equal(projected, project_to(vectors, 2, std=0.1))
+    with pytest.raises(ValueError, match="dimensions"):
+        project_to(vectors[:3], 5, 0.1)
+
+
+def test_raw_features_of_a_missing_modality_are_zero():
+    data = synthetic_data()
+    matrix = raw_feature_matrix(data.features, data.present)
+    assert torch.equal(matrix[3, :8], torch.zeros(8)) and matrix[3, 8:].norm() == pytest.approx(1.0)
+    assert matrix[5, :8].norm() == pytest.approx(1.0)
+
+
+def test_ncf_scores_by_hand():
+    torch.manual_seed(0)
+    init = torch.randn(11, 4)
+    for kind in ("mlp", "neumf"):
+        model = NCF(n_users=5, n_items=10, dim=4, kind=kind, item_init=init)
+        assert torch.equal(model.items_mlp.weight, init)
+        users, items = torch.tensor([2, 4]), torch.tensor([[1, 7, 3], [9, 9, 2]])
+        scores = model(users, items)
+        for b in range(2):
+            for c in range(3):
+                p, q = model.users_mlp.weight[users[b]], model.items_mlp.weight[items[b, c]]
+                hidden = model.tower(torch.cat([p, q]))
+                if kind == "neumf":
+                    gmf = model.users_gmf.weight[users[b]] * model.items_gmf.weight[items[b, c]]
+                    hidden = torch.cat([gmf, hidden])
+                assert torch.allclose(scores[b, c], model.output(hidden).squeeze(), atol=1e-6)
+    with pytest.raises(ValueError, match="item_init"):
+        NCF(5, 10, dim=4, item_init=torch.zeros(10, 4))
+
+
+@pytest.mark.parametrize("init", ["raw", "pmgt"])
+def test_downstream_cli_is_reproducible(monkeypatch, tmp_path, init):
+    data = synthetic_data()
+    monkeypatch.setattr(downstream, "load_movielens", lambda: data)
+    argv = ["--init", init, "--epochs", "2", "--pretrain-epochs", "2", "--seed", "3", "--dim", "8", "--no-progress"]
+    first, second = run_twice(downstream.main, argv, tmp_path)
+    assert first == second
+    assert first["best"]["epoch"] in (1, 2) and 0 <= first["test"]["NDCG@10"] <= 1
+
+
+def test_pmgt_initialisation_changes_the_item_embeddings():
+    data = synthetic_data()
+    embeddings, log = downstream.pmgt_embeddings(
+        data, downstream.PretrainConfig(epochs=2, seed=0, progress=False))
+    assert embeddings.shape == (31, 128) and len(log["history"]) == 2
+    pmgt = downstream.item_init(data, "pmgt", 8, 0.1, embeddings)
+    raw = downstream.item_init(data, "raw", 8, 0.1, None)
+    assert downstream.item_init(data, "random", 8, 0.1, None) is None
+    assert pmgt.shape == raw.shape == (31, 8) and not torch.allclose(pmgt, raw)
