@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Chapter 6 runs: NCF-MLP on MovieLens-100k's later period from random / raw-feature / PMGT item
-# embeddings, 3 seeds each (PMGT pre-trained on the early period with the same seed).
-# Usage: LESSONS_DATA_DIR=... bash tools/pmgt_runs.sh   (from the project root)
+# Chapter 6 runs on MovieLens-100k: NCF (MLP and NeuMF) on the later period from random /
+# raw-feature / PMGT item embeddings, 3 seeds each (PMGT pre-trained on the early period, same seed).
+# Usage (from the project root): LESSONS_DATA_DIR=... bash tools/pmgt_runs.sh [main|ablations|all]
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
-for seed in 0 1 2; do
-  for init in random raw pmgt; do
-    out=results/pmgt/ml-100k_mlp_${init}_seed${seed}.json
-    [ -f "$out" ] || $PY -m lessons_src.pmgt.downstream --init "$init" --model mlp --seed "$seed" \
-      --no-progress --output "$out"
+what=${1:-main}
+run() {  # run OUTPUT ARGS…: skip a run whose results file exists
+  local out=$1; shift
+  [ -f "$out" ] || $PY -m lessons_src.pmgt.downstream "$@" --no-progress --output "$out"
+}
+if [ "$what" = main ] || [ "$what" = all ]; then
+  for model in mlp neumf; do
+    for seed in 0 1 2; do
+      for init in random raw pmgt; do
+        run "results/pmgt/ml-100k_${model}_${init}_seed${seed}.json" --init "$init" --model "$model" --seed "$seed"
+      done
+    done
   done
-done
+fi
 # ablations of pre-training (NCF-MLP from PMGT): no diversity term, no structure loss, no feature
 # reconstruction, the official code's sampling that keeps the centre in its own context
-for seed in 0 1 2; do
-  for variant in "alpha0 --alpha 0" "no-structure --no-structure" "no-feature --no-feature" "keep-centre --keep-centre"; do
-    set -- $variant
-    name=$1; shift
-    out=results/pmgt/ml-100k_mlp_pmgt-${name}_seed${seed}.json
-    [ -f "$out" ] || $PY -m lessons_src.pmgt.downstream --init pmgt --model mlp --seed "$seed" "$@" \
-      --no-progress --output "$out"
+if [ "$what" = ablations ] || [ "$what" = all ]; then
+  for seed in 0 1 2; do
+    run "results/pmgt/ml-100k_mlp_pmgt-alpha0_seed${seed}.json" --init pmgt --seed "$seed" --alpha 0
+    run "results/pmgt/ml-100k_mlp_pmgt-no-structure_seed${seed}.json" --init pmgt --seed "$seed" --no-structure
+    run "results/pmgt/ml-100k_mlp_pmgt-no-feature_seed${seed}.json" --init pmgt --seed "$seed" --no-feature
+    run "results/pmgt/ml-100k_mlp_pmgt-keep-centre_seed${seed}.json" --init pmgt --seed "$seed" --keep-centre
   done
-done
+fi

@@ -8,7 +8,8 @@ candidates scored above the target (ties: expected over random tie-breaking, as 
     HIT@k  = 1[rank < k]          NDCG@k = 1[rank < k] / log2(rank + 2)
     MRR    = 1 / (rank + 1)       MRR@k  = 1[rank < k] / (rank + 1)
 
-averaged over instances. Two more, as the public code computes them over a user's instances pooled
+averaged over instances. With ``n_negatives=None`` the candidates are every item the user had not interacted with (full
+ranking). Two more (sampled protocol only), as the public code computes them over a user's instances pooled
 into one list (every positive and every negative of that user):
 
     GAUC   = Σ_u n_u AUC_u / Σ_u n_u,  AUC_u = P(s_pos > s_neg) over the user's (pos, neg) pairs,
@@ -53,29 +54,69 @@ class InstanceEvaluator:
     """Precomputes every instance's history and candidates once; call it with a scorer."""
 
     def __init__(self, split: ChronologicalSplit, stage: str = "valid", history_len: int = 50,
-                 n_negatives: int = 100, k: int = 5, seed: int = 0, batch_size: int = 512,
-                 device: torch.device | str = "cpu"):
+                 n_negatives: int | None = 100, k: int = 5, seed: int = 0, batch_size: int = 512,
+                 device: torch.device | str = "cpu", distinct: bool = False):
+        """``n_negatives=None``: full ranking — the target against every item the user had not
+        interacted with; ``distinct``: the sampled negatives of an instance are all different (drawn
+        without replacement; default: uniform with replacement, as the public code)."""
+        if n_negatives is not None and n_negatives < 1:
+            raise ValueError(f"n_negatives must be ≥ 1 or None (full ranking), got {n_negatives}")
         self.stage, self.k, self.batch_size, self.device = stage, k, batch_size, torch.device(device)
         users, positions = split.instances(stage)
         if len(users) == 0:
             raise ValueError(f"no user of {split.name!r} has a {stage} instance")
-        self.users, self.positions = users, positions
+        self.users, self.positions, self.n_items = users, positions, split.n_items
         histories = [split.sequences[u][:p] for u, p in zip(users, positions)]
         targets = np.array([split.sequences[u][p] for u, p in zip(users, positions)], dtype=np.int64)
+        self.targets = torch.as_tensor(targets, device=self.device)
         self.histories = torch.as_tensor(left_pad(histories, history_len), device=self.device)
         known = [split.sequences[u][:p + 1] for u, p in zip(users, positions)]  # up to and incl. the target
-        index = HistoryIndex(known, split.n_items, "cpu")
-        negatives = index.sample(torch.arange(len(users)), (n_negatives,), torch.Generator().manual_seed(seed))
+        self.known = HistoryIndex(known, split.n_items, "cpu")
+        self.full = n_negatives is None
+        if self.full:
+            self.candidates = None
+            return
+        generator = torch.Generator().manual_seed(seed)
+        if distinct:
+            negatives = self._distinct_negatives(n_negatives, generator)
+        else:
+            negatives = self.known.sample(torch.arange(len(users)), (n_negatives,), generator)
         self.candidates = torch.cat([torch.as_tensor(targets)[:, None], negatives], 1).to(self.device)  # (I, 1+n)
+
+    def _distinct_negatives(self, n_negatives: int, generator: torch.Generator, chunk: int = 2048) -> torch.Tensor:
+        """(I, n_negatives): per instance, a uniformly random subset of the items it never saw; an
+        instance with fewer unseen items gets all of them, padded with id 0 (scored −∞)."""
+        items = torch.arange(1, self.n_items + 1)
+        out = []
+        for start in range(0, len(self.users), chunk):
+            rows = torch.arange(start, min(start + chunk, len(self.users)))
+            seen = self.known.contains(rows, items.expand(len(rows), -1))  # (b, n)
+            key = torch.rand(len(rows), self.n_items, generator=generator).masked_fill(seen, 2.0)
+            order = key.argsort(1)[:, :n_negatives]
+            chosen = items[order]
+            out.append(chosen.masked_fill(key.gather(1, order) >= 2.0, 0))
+        return torch.cat(out)
 
     @torch.no_grad()
     def scores(self, score: Scorer, progress: bool = False) -> torch.Tensor:
-        """(I, 1 + n) candidate scores on the CPU; the target is column 0."""
+        """(I, 1 + n) candidate scores on the CPU; the target is column 0. Full ranking: the other
+        columns are every item, with −∞ for the target itself, the padding id and the items the user
+        had already interacted with."""
         out, user_ids = [], torch.as_tensor(self.users, device=self.device)
         for start in tqdm(range(0, len(self.users), self.batch_size), desc=f"instances {self.stage}",
                           disable=not progress, leave=False):
             rows = slice(start, start + self.batch_size)
-            out.append(score(self.histories[rows], self.candidates[rows], user_ids[rows]).float().cpu())
+            if not self.full:
+                candidates = self.candidates[rows]
+                scored = score(self.histories[rows], candidates, user_ids[rows]).float()
+                out.append(scored.masked_fill(candidates == 0, float("-inf")).cpu())  # 0: no item
+                continue
+            every = score(self.histories[rows], None, user_ids[rows]).float().cpu()  # (b, n_items + 1)
+            index = torch.arange(start, start + len(every))
+            target = every.gather(1, self.targets[rows].cpu().view(-1, 1))  # (b, 1)
+            seen = self.known.contains(index, torch.arange(self.n_items + 1).expand(len(every), -1))
+            seen[:, 0] = True  # the padding id; the target is in ``known`` too
+            out.append(torch.cat([target, every.masked_fill(seen, float("-inf"))], 1))
         return torch.cat(out)
 
     def __call__(self, score: Scorer, progress: bool = False) -> dict[str, float]:
@@ -90,7 +131,8 @@ class InstanceEvaluator:
             "MRR": float(expected_reciprocal_rank(above, ties).mean()),
             f"MRR@{k}": float(expected_reciprocal_rank(above, ties, k).mean()),
         }
-        result.update(self.pooled(scores))
+        if not self.full:  # pooling every item of every instance is the sampled protocol's
+            result.update(self.pooled(scores))
         result["instances"] = len(self.users)
         return result
 

@@ -124,3 +124,46 @@ def test_a_constant_scorer_is_at_chance_on_every_metric():
     flat = evaluator(lambda h, c, u: torch.zeros(c.shape))
     assert math.isclose(flat["HIT@5"], 0.05, rel_tol=1e-9) and math.isclose(flat["GAUC"], 0.5)
     assert math.isclose(flat["pooled HIT@5"], 5 / 199, rel_tol=1e-9)  # 2 positives: rank among 198 negatives
+
+
+def test_full_ranking_equals_a_plain_loop_over_unseen_items():
+    rng = np.random.default_rng(2)
+    data = interactions([rng.choice(np.arange(1, 31), size=n, replace=False) for n in (12, 7, 20, 5)], 30)
+    split = time_ordered_split(data)
+    evaluator = InstanceEvaluator(split, "test", n_negatives=None, k=5)
+    table = torch.as_tensor(rng.normal(size=(5, 31)))  # a score per (user, item); users are 1 … 4
+
+    def score(histories, candidates, users):
+        assert candidates is None
+        return table[users]
+
+    got = evaluator(score)
+    hits = gains = 0.0
+    for user, position in zip(evaluator.users, evaluator.positions):
+        target = data.sequences[user][position]
+        seen = set(data.sequences[user][:position + 1].tolist())
+        above = sum(table[user, item] > table[user, target] for item in range(1, 31) if item not in seen)
+        hits += above < 5
+        gains += (above < 5) / math.log2(above + 2)
+    assert math.isclose(got["HIT@5"], hits / len(evaluator.users), rel_tol=1e-9)
+    assert math.isclose(got["NDCG@5"], float(gains) / len(evaluator.users), rel_tol=1e-6)  # float32 scores
+    assert "GAUC" not in got
+
+
+def test_distinct_negatives_are_different_unseen_items():
+    data = interactions([list(range(1, 11)), list(range(11, 31))], 60)
+    split = time_ordered_split(data)
+    evaluator = InstanceEvaluator(split, "test", n_negatives=35, distinct=True, seed=4)
+    for row, (user, position) in enumerate(zip(evaluator.users, evaluator.positions)):
+        negatives = evaluator.candidates[row, 1:].tolist()
+        assert len(set(negatives)) == 35
+        assert not set(negatives) & set(data.sequences[user][:position + 1].tolist())
+    # with replacement the same draw repeats items
+    plain = InstanceEvaluator(split, "test", n_negatives=35, seed=4)
+    assert any(len(set(row.tolist())) < 35 for row in plain.candidates[:, 1:])
+    # fewer unseen items than asked for: all of them, padded with id 0, which never ranks above
+    short = InstanceEvaluator(split, "test", n_negatives=55, distinct=True)
+    for row, (user, position) in enumerate(zip(short.users, short.positions)):
+        unseen = set(range(1, 61)) - set(data.sequences[user][:position + 1].tolist())
+        assert set(short.candidates[row, 1:].tolist()) - {0} == unseen
+    assert short(lambda h, c, u: torch.zeros(c.shape))["HIT@5"] > 0
