@@ -2,7 +2,7 @@
 
     python -m lessons_src.pmgt.downstream --init pmgt --model mlp --seed 0 \
         --output results/pmgt/ml-100k_mlp_pmgt_seed0.json
-    # --init random | raw | pmgt; ablations of pre-training: --alpha 0, --no-structure,
+    # --init random | raw | pmgt; --model mlp | neumf | sasrec (chapter 1's model); ablations of pre-training: --alpha 0, --no-structure,
     # --no-feature, --keep-centre (the official code's sampling)
 
 Evaluation (``evaluation.instances``): every later-period validation / test position is an instance
@@ -30,6 +30,8 @@ from ..training.loop import LoopConfig, Task, train_loop
 from ..training.report import add_run_arguments, run_report, training_fields, write_report
 from .data import PMGTData, load_movielens
 from .model import PMGT, PMGTConfig
+from ..sasrec.model import SASRec, SASRecConfig, sasrec_loss
+from ..sasrec.sampler import BatchSampler
 from .ncf import INITS, KINDS, NCF, project_to, raw_feature_matrix
 from .pretrain import PretrainConfig, export_embeddings, pretrain
 from .sampling import ContextSampler
@@ -87,6 +89,75 @@ def grouped_metrics(scores: torch.Tensor, groups: dict[str, np.ndarray], k: int 
             for name, mask in groups.items() if mask.any()}
 
 
+def validation(data: PMGTData, n_negatives: int, seed: int, device) -> InstanceEvaluator:
+    return InstanceEvaluator(data.split, "valid", n_negatives=n_negatives, distinct=True, k=10, seed=seed,
+                             device=device)
+
+
+def scorer(model, n_items: int, device):
+    """The evaluator's ``score(histories, candidates, users)`` for NCF (users) or SASRec (histories);
+    candidates None: every item (full ranking)."""
+    every_item = torch.arange(n_items + 1, device=device)
+
+    def score(histories, candidates, user_ids):
+        if isinstance(model, SASRec):
+            return model.score(histories, candidates)
+        if candidates is None:
+            candidates = every_item.expand(len(user_ids), -1)
+        return model(user_ids, candidates)
+    return score
+
+
+def validation_fields(metrics: dict) -> dict:
+    return {"valid": {"Recall@10": metrics["HIT@10"], "NDCG@10": metrics["NDCG@10"]}}
+
+
+@torch.no_grad()
+def test_metrics(score, data: PMGTData, n_negatives: int, seed: int, device) -> dict:
+    """Test Recall@10 / NDCG@10 under 1,000 distinct negatives and full ranking, also by popularity."""
+    report = {}
+    for protocol, negatives in (("1000 negatives", n_negatives), ("full ranking", None)):
+        evaluator = InstanceEvaluator(data.split, "test", n_negatives=negatives, distinct=True, k=10,
+                                      seed=seed + 1, device=device)
+        scores = evaluator.scores(score)
+        metrics = evaluator.metrics(scores)
+        report[protocol] = {"Recall@10": metrics["HIT@10"], "NDCG@10": metrics["NDCG@10"],
+                            "instances": metrics["instances"],
+                            "by_popularity": grouped_metrics(scores, popularity_groups(data, evaluator))}
+    return report
+
+
+def train_sasrec(data: PMGTData, init: torch.Tensor | None, config: NCFConfig, seed: int,
+                 device: torch.device) -> dict:
+    """Chapter 1's SASRec on the later period's training parts, its item table M initialised from
+    ``init`` (rescaled to the standard deviation of SASRec's own initialisation)."""
+    seed_everything(seed)
+    model = SASRec(SASRecConfig(n_items=data.n_items, maxlen=50, hidden=config.dim, dropout=0.2)).to(device)
+    if init is not None:
+        with torch.no_grad():
+            own = model.item_embedding.weight[1:].std()
+            model.item_embedding.weight.copy_(init * (own / init[1:].std()))
+    sampler = BatchSampler(data.split.train, data.n_items, 50, 128, "cpu", seed)
+    valid, score = validation(data, config.n_negatives, seed, device), scorer(model, data.n_items, device)
+
+    def batches(epoch: int):
+        return zip(*sampler.sample(len(sampler)))
+
+    def loss(model, batch):
+        _, seq, pos, neg = (t.to(device) for t in batch)
+        return sasrec_loss(*model(seq, pos, neg), pos)
+
+    def evaluate(model):
+        return validation_fields(valid(score))
+
+    task = Task(batches=batches, loss=loss, evaluate=evaluate, generators=[sampler.generator])
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98))
+    loop = LoopConfig(epochs=config.epochs, select_by="valid/NDCG@10", patience=config.patience,
+                      progress=config.progress, log=False, name="SASRec")
+    result = train_loop(model, optimizer, task, loop)
+    return {"test": test_metrics(score, data, config.n_negatives, seed, device), **training_fields(config, result)}
+
+
 def train_ncf(data: PMGTData, init: torch.Tensor | None, config: NCFConfig, seed: int,
               device: torch.device) -> dict:
     """BPR-train NCF on the later period's training part; select on validation; score the test."""
@@ -97,16 +168,7 @@ def train_ncf(data: PMGTData, init: torch.Tensor | None, config: NCFConfig, seed
     items = torch.from_numpy(np.concatenate(train))
     history = HistoryIndex(train, data.n_items, "cpu")
     generator = make_generator(seed, "cpu")
-    sampled = dict(n_negatives=config.n_negatives, distinct=True, k=10, device=device)
-    valid = InstanceEvaluator(data.split, "valid", seed=seed, **sampled)
-    test = InstanceEvaluator(data.split, "test", seed=seed + 1, **sampled)
-    test_full = InstanceEvaluator(data.split, "test", n_negatives=None, k=10, device=device)
-    every_item = torch.arange(data.n_items + 1, device=device)
-
-    def score(histories, candidates, user_ids):  # candidates None: every item (full ranking)
-        if candidates is None:
-            candidates = every_item.expand(len(user_ids), -1)
-        return model(user_ids, candidates)
+    valid, score = validation(data, config.n_negatives, seed, device), scorer(model, data.n_items, device)
 
     def batches(epoch: int):
         order = torch.randperm(len(users), generator=generator)
@@ -119,29 +181,21 @@ def train_ncf(data: PMGTData, init: torch.Tensor | None, config: NCFConfig, seed
         return -F.logsigmoid(scores[:, 0] - scores[:, 1]).mean()  # BPR: −log σ(ŷ_ui − ŷ_uj)
 
     def evaluate(model):
-        metrics = valid(score)
-        return {"valid": {"Recall@10": metrics["HIT@10"], "NDCG@10": metrics["NDCG@10"]}}
+        return validation_fields(valid(score))
 
     task = Task(batches=batches, loss=loss, evaluate=evaluate, generators=[generator])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loop = LoopConfig(epochs=config.epochs, select_by="valid/NDCG@10", patience=config.patience,
                       progress=config.progress, log=False, name=f"NCF-{config.kind}")
     result = train_loop(model, optimizer, task, loop)
-    report = {}
-    for protocol, evaluator in (("1000 negatives", test), ("full ranking", test_full)):
-        test_scores = evaluator.scores(score)
-        metrics = evaluator.metrics(test_scores)
-        report[protocol] = {"Recall@10": metrics["HIT@10"], "NDCG@10": metrics["NDCG@10"],
-                            "instances": metrics["instances"],
-                            "by_popularity": grouped_metrics(test_scores, popularity_groups(data, evaluator))}
-    return {"test": report,
+    return {"test": test_metrics(score, data, config.n_negatives, seed, device),
             **training_fields(config, result)}
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--init", choices=INITS, default="pmgt")
-    parser.add_argument("--model", choices=KINDS, default="mlp")
+    parser.add_argument("--model", choices=(*KINDS, "sasrec"), default="mlp")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--negatives", type=int, default=1000, help="sampled negatives per instance")
     parser.add_argument("--dim", type=int, default=64, help="NCF embedding size d")
@@ -165,10 +219,11 @@ def main(argv: list[str] | None = None) -> dict:
                              structure_weight=0.0 if args.no_structure else 1.0,
                              feature_weight=0.0 if args.no_feature else 1.0)
         embeddings, report["pretraining"] = pmgt_embeddings(data, pre, args.alpha, not args.keep_centre, device)
-    config = NCFConfig(kind=args.model, dim=args.dim, n_negatives=args.negatives, epochs=args.epochs, patience=args.patience or 5,
+    config = NCFConfig(kind="mlp" if args.model == "sasrec" else args.model, dim=args.dim, n_negatives=args.negatives, epochs=args.epochs, patience=args.patience or 5,
                        progress=not args.no_progress)
     init = item_init(data, args.init, config.dim, config.std, embeddings)
-    report.update(init=args.init, **train_ncf(data, init, config, args.seed, device))
+    train = train_sasrec if args.model == "sasrec" else train_ncf
+    report.update(init=args.init, **train(data, init, config, args.seed, device))
     report = write_report(report, began, args.output)
     for protocol, metrics in report["test"].items():
         print(f"{args.model} from {args.init}, test, {protocol}: Recall@10 {metrics['Recall@10']:.4f} "

@@ -74,11 +74,11 @@ def test_ncf_scores_by_hand():
         NCF(5, 10, dim=4, item_init=torch.zeros(10, 4))
 
 
-@pytest.mark.parametrize("init", ["raw", "pmgt"])
-def test_downstream_cli_is_reproducible(monkeypatch, tmp_path, init):
+@pytest.mark.parametrize("init, model", [("raw", "mlp"), ("pmgt", "neumf"), ("pmgt", "sasrec")])
+def test_downstream_cli_is_reproducible(monkeypatch, tmp_path, init, model):
     data = synthetic_data()
     monkeypatch.setattr(downstream, "load_movielens", lambda: data)
-    argv = ["--init", init, "--epochs", "2", "--pretrain-epochs", "2", "--seed", "3", "--dim", "8", "--negatives", "10", "--no-progress"]
+    argv = ["--init", init, "--model", model, "--epochs", "2", "--pretrain-epochs", "2", "--seed", "3", "--dim", "8", "--negatives", "10", "--no-progress"]
     first, second = run_twice(downstream.main, argv, tmp_path)
     assert first == second
     assert first["best"]["epoch"] in (1, 2) and 0 <= first["test"]["full ranking"]["NDCG@10"] <= 1
