@@ -1,15 +1,18 @@
-"""Pre-train PMGT on the early period, then train NCF on the later one from three initialisations.
+"""Pre-train PMGT on the early period, then train a recommender on the later one from three
+initialisations of its item embeddings.
 
     python -m lessons_src.pmgt.downstream --init pmgt --model mlp --seed 0 \
         --output results/pmgt/ml-100k_mlp_pmgt_seed0.json
-    # --init random | raw | pmgt; --model mlp | neumf | sasrec (chapter 1's model); ablations of pre-training: --alpha 0, --no-structure,
-    # --no-feature, --keep-centre (the official code's sampling)
+    # --init random | raw | pmgt;  --model mlp | neumf | sasrec (chapter 1's model)
+    # ablations of pre-training: --alpha 0, --no-structure, --no-feature, --keep-centre (the
+    # official code's sampling)
 
 Evaluation (``evaluation.instances``): every later-period validation / test position is an instance
 ranked against 1,000 different items the user had not interacted with (the official protocol, whose
-code draws them with replacement; Recall@10 of one target = HIT@10), and, for the test, against
-every item the user had not interacted with (full ranking). The model is selected on validation NDCG@10; the test metrics are also split by
-the target's popularity in the training part (cold: < 5 training interactions).
+code draws them with replacement; Recall@10 of one target = HIT@10) and, for the test, also against
+every item the user had not interacted with (full ranking). The model is selected on validation
+NDCG@10; the test metrics are also split by the target's popularity in the training part
+(cold: < 5 training interactions).
 """
 
 from __future__ import annotations
