@@ -93,3 +93,30 @@ def test_pmgt_initialisation_changes_the_item_embeddings():
     raw = downstream.item_init(data, "raw", 8, 0.1, None)
     assert downstream.item_init(data, "random", 8, 0.1, None) is None
     assert pmgt.shape == raw.shape == (31, 8) and not torch.allclose(pmgt, raw)
+
+
+def test_movielens_graph_sees_only_the_early_period(real_data_dir, monkeypatch, tmp_path):
+    """Nothing the recommenders are trained, validated or tested on reaches the item graph."""
+    if not (real_data_dir / "ml-100k" / "u.data").is_file():
+        pytest.skip("ml-100k is not in the data mirror")
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(real_data_dir))
+    from lessons_src.pmgt.data import load_movielens
+
+    data = load_movielens(graph_share=0.5)
+    table = np.loadtxt(real_data_dir / "ml-100k" / "u.data", dtype=np.int64)
+    early = table[table[:, 3] < data.graph_cut]
+    assert len(early) == data.graph_interactions and 0.45 < len(early) / len(table) < 0.55
+    # the graph's co-interaction counts, recounted from the early ratings with Python sets
+    seen_by = {}
+    for user, item, _, _ in early:
+        seen_by.setdefault(item, set()).add(user)
+    counts = data.graph.counts
+    for u, v in [(1, 50), (50, 181), (100, 258), (7, 1000)]:
+        shared = len(seen_by.get(u, set()) & seen_by.get(v, set()))
+        assert counts[u, v] == (shared if shared >= 3 else 0)
+    # every later-period interaction happened at or after the cut
+    later = {(int(u), int(i)) for u, i, _, t in table if t >= data.graph_cut}
+    user_ids = np.unique(table[table[:, 3] >= data.graph_cut, 0])
+    for row, sequence in enumerate(data.split.sequences[1:]):
+        assert all((int(user_ids[row]), int(item)) in later for item in sequence)
+    assert data.missing() == {"title": 1, "genres and year": 1}
