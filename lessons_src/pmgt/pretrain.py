@@ -25,7 +25,7 @@ from .sampling import ContextSampler
 @dataclass
 class PretrainConfig:
     epochs: int = 20
-    batch_size: int = 256
+    batch_size: int = 64  # ML-100k: 1,233 centres → 20 steps per epoch
     lr: float = 1e-3
     weight_decay: float = 0.01
     mask_rate: float = 0.2
