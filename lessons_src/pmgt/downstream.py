@@ -56,17 +56,24 @@ class NCFConfig:
     progress: bool = True
 
 
-def pmgt_embeddings(data: PMGTData, pretrain_config: PretrainConfig, alpha: float = 0.2,
-                    exclude_centre: bool = True, device: torch.device | str = "cpu") -> tuple[torch.Tensor, dict]:
-    """Pre-train on the early-period graph and export (n_items + 1, 128) embeddings, with a log."""
+def pretrained_model(data: PMGTData, pretrain_config: PretrainConfig, alpha: float = 0.2,
+                     exclude_centre: bool = True, device: torch.device | str = "cpu"
+                     ) -> tuple[PMGT, ContextSampler, dict]:
+    """Pre-train PMGT on the early-period graph: (model, its sampler, a log for the results file)."""
     sampler = ContextSampler(data.graph, exclude_centre=exclude_centre)
     seed_everything(pretrain_config.seed)
     config = PMGTConfig(feature_sizes=[f.shape[1] for f in data.features], alpha=alpha)
     model = PMGT(config, data.features, data.present).to(device)
     result = pretrain(model, sampler, pretrain_config)
-    return export_embeddings(model, sampler, seed=pretrain_config.seed), {
-        "model": asdict(config), "pretrain": asdict(pretrain_config), "history": result.history,
-        "seconds": round(result.seconds, 1)}
+    return model, sampler, {"model": asdict(config), "pretrain": asdict(pretrain_config),
+                            "history": result.history, "seconds": round(result.seconds, 1)}
+
+
+def pmgt_embeddings(data: PMGTData, pretrain_config: PretrainConfig, alpha: float = 0.2,
+                    exclude_centre: bool = True, device: torch.device | str = "cpu") -> tuple[torch.Tensor, dict]:
+    """Pre-train, then export (n_items + 1, 128) embeddings, with the log."""
+    model, sampler, log = pretrained_model(data, pretrain_config, alpha, exclude_centre, device)
+    return export_embeddings(model, sampler, seed=pretrain_config.seed), log
 
 
 def item_init(data: PMGTData, init: str, dim: int, std: float, embeddings: torch.Tensor | None):

@@ -84,8 +84,12 @@ def pretrain(model: PMGT, sampler: ContextSampler, config: PretrainConfig) -> Lo
     return train_loop(model, optimizer, task, loop)
 
 
-def export_embeddings(model: PMGT, sampler: ContextSampler, seed: int = 0, batch_size: int = 512) -> Tensor:
-    """(n_items, h): each item's centre output over an unmasked context drawn with ``seed``."""
+def export_embeddings(model: PMGT, sampler: ContextSampler, seed: int = 0, batch_size: int = 512,
+                      mask_rate: float = 0.0) -> Tensor:
+    """(n_items, h): each item's centre output over an unmasked context drawn with ``seed``.
+
+    ``mask_rate`` > 0 reproduces the official code's export, which still masks that share of every
+    context (as in training): the embedding then depends on which neighbours the draw hid."""
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     rows = []
@@ -93,5 +97,10 @@ def export_embeddings(model: PMGT, sampler: ContextSampler, seed: int = 0, batch
         for start in range(0, sampler.n_items, batch_size):
             centres = torch.arange(start, min(start + batch_size, sampler.n_items))
             ids = sequences_of(centres, sampler.sample(centres, generator).items)
-            rows.append(model(ids.to(device))[:, 0].cpu())
+            if mask_rate:
+                batch = mask_context(ids, sampler.n_items, mask_rate, generator)
+                outputs = model(batch.inputs.to(device), batch.use_mask_token.to(device))
+            else:
+                outputs = model(ids.to(device))
+            rows.append(outputs[:, 0].cpu())
     return torch.cat(rows)

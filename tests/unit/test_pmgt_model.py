@@ -179,6 +179,18 @@ def test_export_is_deterministic_and_unmasked():
     assert torch.allclose(a, direct, atol=1e-6)
 
 
+def test_the_official_masked_export_hides_neighbours_and_the_default_does_not():
+    graph = two_cliques()
+    model = tiny_model(n_items=12)
+    sampler = ContextSampler(graph, context_size=4)
+    clean = export_embeddings(model, sampler, seed=5)
+    masked = export_embeddings(model, sampler, seed=5, mask_rate=0.5)
+    # half of every context hidden (as in training): the centres' outputs move
+    assert not torch.allclose(clean, masked, atol=1e-4)
+    assert torch.equal(masked, export_embeddings(model, sampler, seed=5, mask_rate=0.5))  # still seeded
+    assert torch.equal(clean, export_embeddings(model, sampler, seed=5, mask_rate=0.0))
+
+
 def test_pretraining_reduces_both_losses_and_is_reproducible():
     graph = two_cliques()
     runs = []
