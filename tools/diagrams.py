@@ -6,7 +6,8 @@ One function per figure, each drawing what the code in ``lessons_src`` computes 
 textbook version): the authors' SASRec block, this book's α convention for distillation, the
 CapsNet sizes of ``CapsNetConfig``, the interest model's hard readout and full softmax, MM-Rec's
 co-attention over the book's frozen MiniLM and concept-CNN inputs with every padding mask, MGNM's
-user-aware item graph, multi-level GCN and time-ordered routing with the public code's switches noted.
+user-aware item graph, multi-level GCN and time-ordered routing, PMGT's hop-weighted context sampling,
+modality gate, diversity attention and two pre-training losses, with the public code's switches noted.
 
 Coordinates are in points (1/72 inch), y pointing down, so a font size and a distance are in the same
 unit. Every figure is 7.5 inches wide: shown at the book's column width (≈ 720–750 px) one point is
@@ -1423,6 +1424,158 @@ def mgnm() -> Diagram:
     return d
 
 
+# ---------------------------------------------------------------------------------------------------
+# 12. PMGT (lessons_src/pmgt/graph.py, sampling.py, model.py, masking.py, losses.py, pretrain.py; ncf.py)
+
+
+def pmgt() -> Diagram:
+    d = Diagram(height=820)
+    mx = 290.0  # the main column: node input, blocks
+    rail = 500.0  # residual bypasses of the block
+
+    # ---- the item graph of the early period --------------------------------------------------------
+    early = d.box(88, 26, 160, 36, "ML-100k ratings before\nthe median time (early half)", "data", size=FS_SMALL)
+    graph = d.box(350, 26, 348, 36, "item graph: an edge where ≥ 3 users rated both ($w_{uv}$ of them)\n"
+                  "$w'_{uv} = (\\log w_{uv} + 1)\\, /\\, (\\log\\sqrt{\\deg_u \\deg_v} + 1)$", "norm",
+                  size=FS_SMALL)
+    d.arrow(early.right, graph.left)
+
+    # ---- MCNSampling -------------------------------------------------------------------------------
+    f = 62.0
+    d.frame(8, f, 532, f + 116)
+    d.text(15, f + 10, "MCNSampling: the context of a centre item $h$", size=FS, color=INK, weight="bold")
+    d.text(525, f + 10, "drawn afresh every epoch", ha="right")
+    d.arrow(graph.bottom, (graph.cx, f))
+    centre = d.box(40, f + 42, 36, 34, "$h$", "data")
+    hops = [d.box(130 + n * 146, f + 42, 126, 34, text, "mix", size=FS_SMALL, linespacing=1.25)
+            for n, text in enumerate(["hop 1: 10 draws from $h$\n∝ $w'$, each adds $\\beta_1 = 3$",
+                                      "hop 2: 5 from each\n(50 draws), $\\beta_2 = 2$",
+                                      "hop 3: 2 from each\n(100 draws), $\\beta_3 = 1$"])]
+    d.arrow(centre.right, hops[0].left)
+    for a, b in zip(hops, hops[1:]):
+        d.arrow(a.right, b.left)
+    score = d.box(270, f + 88, 508, 36, "score$(v) = \\Sigma_{\\mathrm{hop}}\\, \\beta_{\\mathrm{hop}}\\cdot$"
+                  "#draws of $v$ at that hop;  $h$ excluded (switch: the official code keeps it)\n"
+                  "→ the top $K = 10$ by score (ties: smaller id), in score order: the context "
+                  "$S_h = (s_1, \\ldots, s_{10})$", "loss", size=FS_SMALL)
+    for b in hops:
+        d.arrow(b.bottom, (b.cx, score.y0))
+
+    # ---- the sequence and its masking ----------------------------------------------------------------
+    tokens = ["$h$", "$s_1$", "$s_2$", "[M]", "$s_4$", "$\\ldots$", "[M]", "$s_{10}$"]
+    ids = ["0", "1", "2", "3", "4", "", "9", "10"]
+    tw, gap, t0, ty = 28.0, 3.0, 48.0, 204.0
+    cells = []
+    for n, (tok, pid) in enumerate(zip(tokens, ids)):
+        x = t0 + n * (tw + gap) + tw / 2
+        cells.append(d.box(x, ty, tw, 20, tok, "mask" if tok == "[M]" else "data", size=FS_SMALL, rounding=2))
+        if pid:
+            d.text(x, ty + 19, pid, ha="center")
+    tend = t0 + len(tokens) * (tw + gap) - gap
+    d.text(t0 - 6, ty + 19, "$s$ =", ha="right")
+    d.arrow((cells[4].cx, score.y1), (cells[4].cx, ty - 10))
+    d.text(tend + 12, ty + 5, "masking, as BERT: 2 of the 10 context\n"
+           "positions (20 %), never $h$; each gets the\n"
+           "[MASK] vector $\\mathbf{m}$ (80 %), a random item\n"
+           "(10 %) or stays (10 %); targets: the originals")
+
+    # ---- node input --------------------------------------------------------------------------------
+    n0 = 240.0
+    d.frame(8, n0, 532, n0 + 138)
+    d.text(24, n0 + 10, "node input, at every position $s = 0 \\ldots K$", size=FS, color=INK, weight="bold")
+    ry = (n0 + 38, n0 + 70)
+    mods = [d.box(112, ry[0], 168, 26, "title: MiniLM embedding, 384-d", "data", size=FS_SMALL),
+            d.box(112, ry[1], 168, 26, "genres (18) + decade (8), 26-d", "data", size=FS_SMALL)]
+    lins = [d.box(238, y, 60, 26, f"$\\mathbf{{W}}_{m + 1}$ → 128", "linear", size=FS_SMALL)
+            for m, y in enumerate(ry)]
+    gate = d.box(408, n0 + 54, 236, 60, "fusion gate over the modalities present\n"
+                 "$a_m = \\mathrm{softmax}_m(\\mathbf{q}^{\\top}\\tanh(\\mathbf{G}\\mathbf{h}_m))$\n"
+                 "$\\mathbf{e} = \\Sigma_m\\, a_m\\, \\mathbf{h}_m$; no modality: a learned $\\mathbf{e}$",
+                 "mix", size=FS_SMALL)
+    for a, b in zip(mods, lins):
+        d.arrow(a.right, b.left)
+        d.arrow(b.right, (gate.x0, b.cy))
+    lx = 15.0  # every id's raw features
+    d.line(cells[0].left, (lx, ty), (lx, ry[0]))
+    d.dot(lx, ry[0])
+    d.arrow((lx, ry[0]), mods[0].left)
+    d.arrow((lx, ry[0]), (lx, ry[1]), mods[1].left)
+    x0 = d.box(mx, n0 + 112, 276, 34, "$\\mathbf{x}^{(0)}_s = \\mathrm{LayerNorm}(\\mathbf{e}_s + \\mathbf{p}_s)$, "
+               "dropout 0.1\n$\\mathbf{e}_s$ replaced by $\\mathbf{m}$ at the [M] drawn for it (80 %)", "norm",
+               size=FS_SMALL)
+    d.arrow(gate.bottom, (gate.cx, x0.y0))
+    pos = d.box(78, n0 + 112, 116, 34, "position emb. $\\mathbf{p}_s$\n0: centre, 1 … $K$: rank", "data",
+                size=FS_SMALL)
+    d.arrow(pos.right, x0.left)
+
+    # ---- the Transformer ---------------------------------------------------------------------------
+    b0 = n0 + 148
+    d.frame(8, b0, 532, b0 + 174, "block  × 2, post-norm (BERT's layout)")
+    d.text(525, b0 + 10, "2 heads, hidden 128", ha="right")
+    tap1, tap2 = b0 + 20, b0 + 104
+    d.line(x0.bottom, (mx, tap1))
+    d.dot(mx, tap1)
+    attn = d.box(mx, b0 + 52, 340, 38, "diversity-promoting attention, padded keys blocked, $\\mathbf{W}^O$\n"
+                 "$(1-\\alpha)\\,\\mathrm{softmax}(\\mathbf{Q}\\mathbf{K}^{\\top}/\\sqrt{d}) + "
+                 "\\alpha\\,\\mathrm{softmax}(1 - \\cos(\\mathbf{x}_i, \\mathbf{x}_j) + \\mathbf{I})$",
+                 "mix", size=FS_SMALL)
+    d.arrow((mx, tap1), attn.top)
+    d.text(16, attn.cy, "$\\alpha = 0.2$;\n$\\alpha = 0$: plain\nattention;\n$\\mathbf{x}$: the block's\ninput")
+    add1 = d.box(mx, b0 + 90, 130, 20, "add & LayerNorm", "norm", size=FS_SMALL)
+    d.arrow(attn.bottom, add1.top)
+    d.line((mx, tap1), (rail, tap1), (rail, add1.cy))
+    d.arrow((rail, add1.cy), add1.right)
+    ffn = d.box(mx, b0 + 126, 240, 22, "feed-forward 128 → 64 → 128, GELU", "linear", size=FS_SMALL)
+    d.dot(mx, tap2)
+    d.arrow(add1.bottom, ffn.top)
+    add2 = d.box(mx, b0 + 158, 130, 20, "add & LayerNorm", "norm", size=FS_SMALL)
+    d.arrow(ffn.bottom, add2.top)
+    d.line((mx, tap2), (rail, tap2), (rail, add2.cy))
+    d.arrow((rail, add2.cy), add2.right)
+
+    # ---- the two pre-training losses ---------------------------------------------------------------
+    oy = b0 + 190
+    d.line(add2.bottom, (mx, oy))
+    d.dot(mx, oy)
+    d.text(mx + 6, oy - 6, "$\\mathbf{z}_0 \\ldots \\mathbf{z}_K$", color=INK)
+    ls = d.box(139, oy + 38, 254, 50, "graph-structure reconstruction $L_s$ (BCE)\n"
+               "$\\sigma(\\cos(\\mathbf{z}_0, \\mathbf{z}_+))$ → 1, $\\mathbf{z}_+$: a context node\n"
+               "$\\sigma(\\cos(\\mathbf{z}_0, \\mathbf{z}_-))$ → 0, $\\mathbf{z}_-$: an in-batch centre", "loss",
+               size=FS_SMALL)
+    lf = d.box(403, oy + 38, 254, 50, "masked node-feature reconstruction $L_f$:\n"
+               "$\\|\\mathbf{W}'_m\\mathbf{z}_s - \\mathbf{x}_m(s)\\|^2 / d_m$ per modality present,\n"
+               "at the masked positions $s$ only", "loss", size=FS_SMALL)
+    for b in (ls, lf):
+        d.arrow((mx, oy), (b.cx, oy), b.top)
+    total = d.box(270, oy + 86, 440, 22, "$L = L_s + L_f$;  AdamW, lr $10^{-3}$, weight decay 0.01, 20 epochs",
+                  "loss", size=FS_SMALL)
+    for b in (ls, lf):
+        d.arrow(b.bottom, (b.cx, total.y0))
+
+    # ---- export and the downstream recommenders ----------------------------------------------------
+    ey = oy + 138
+    export = d.box(120, ey, 224, 46, "export: eval mode, a fixed-seed context,\n"
+                   "nothing masked → $\\mathbf{z}_0$ of every item, 128-d\n"
+                   "(switch: the official code still masks)", "data", size=FS_SMALL)
+    d.arrow((export.cx, total.y1), export.top)
+    d.text(export.cx + 6, (total.y1 + export.y0) / 2, "after pre-training", color=INK)
+    pca = d.box(300, ey, 96, 40, "PCA to $d = 64$,\nrescaled", "linear", size=FS_SMALL)
+    down = d.box(446, ey, 164, 46, "item table of NCF-MLP or\nNeuMF (both BPR) or SASRec,\n"
+                 "trained on the later half", "data", size=FS_SMALL)
+    d.arrow(export.right, pca.left)
+    d.arrow(pca.right, down.left)
+    by = ey + 48
+    raw = d.box(120, by, 224, 24, "baseline: raw features, concatenated", "data", size=FS_SMALL)
+    rnd = d.box(446, by, 164, 24, "baseline: random $\\mathcal{N}(0, \\sigma^2)$", "data", size=FS_SMALL)
+    d.arrow(raw.right, (pca.cx, by), pca.bottom)
+    d.arrow(rnd.top, down.bottom)
+    for x, entries in ((8, [("data", "vectors, features"), ("linear", "learned map")]),
+                       (190, [("norm", "normalisation"), ("mix", "sampling, gate, attention")]),
+                       (372, [("mask", "masked position"), ("loss", "score, loss")])):
+        d.legend(x, by + 28, entries, title=None)
+    return d
+
+
 FIGURES = {
     "sasrec_architecture.svg": sasrec,
     "distillation_architecture.svg": distillation,
@@ -1435,6 +1588,7 @@ FIGURES = {
     "ranking_distillation.svg": ranking_distillation,
     "capsule_vs_neuron.svg": capsule_vs_neuron,
     "mgnm_architecture.svg": mgnm,
+    "pmgt_architecture.svg": pmgt,
 }
 
 
