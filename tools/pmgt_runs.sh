@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Chapter 6 runs on MovieLens-100k: NCF (MLP and NeuMF) on the later period from random /
+# Chapter 6 runs on MovieLens-100k: NCF (MLP and NeuMF) and SASRec on the later period from random /
 # raw-feature / PMGT item embeddings, 3 seeds each (PMGT pre-trained on the early period, same seed).
-# Usage (from the project root): LESSONS_DATA_DIR=... bash tools/pmgt_runs.sh [main|ablations|all]
+# Usage (from the project root): LESSONS_DATA_DIR=... bash tools/pmgt_runs.sh [quick|main|ablations|all]
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 what=${1:-main}
@@ -9,8 +9,12 @@ run() {  # run OUTPUT ARGS…: skip a run whose results file exists
   local out=$1; shift
   [ -f "$out" ] || $PY -m lessons_src.pmgt.downstream "$@" --no-progress --output "$out"
 }
+# the notebook's quick run (5 epochs of NCF-MLP from PMGT), whose numbers the notebook checks
+if [ "$what" = quick ] || [ "$what" = all ]; then
+  run results/pmgt/quick_ml-100k_mlp_pmgt_seed0.json --init pmgt --model mlp --seed 0 --epochs 5
+fi
 if [ "$what" = main ] || [ "$what" = all ]; then
-  for model in mlp neumf; do
+  for model in mlp neumf sasrec; do
     for seed in 0 1 2; do
       for init in random raw pmgt; do
         run "results/pmgt/ml-100k_${model}_${init}_seed${seed}.json" --init "$init" --model "$model" --seed "$seed"

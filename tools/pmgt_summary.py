@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-FILE = re.compile(r"ml-100k_(?P<model>mlp|neumf)_(?P<init>[a-z0-9-]+)_seed(?P<seed>\d+)\.json")
+FILE = re.compile(r"ml-100k_(?P<model>mlp|neumf|sasrec)_(?P<init>[a-z0-9-]+)_seed(?P<seed>\d+)\.json")
 
 
 def rows(folder: Path):
