@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chapter 6 runs on MovieLens-100k: NCF (MLP and NeuMF) and SASRec on the later period from random /
 # raw-feature / PMGT item embeddings, 3 seeds each (PMGT pre-trained on the early period, same seed).
-# Usage (from the project root): LESSONS_DATA_DIR=... bash tools/pmgt_runs.sh [quick|main|ablations|all]
+# Usage (from the project root): LESSONS_DATA_DIR=... bash tools/pmgt_runs.sh [quick|main|long|ablations|all]
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 what=${1:-main}
@@ -19,6 +19,16 @@ if [ "$what" = main ] || [ "$what" = all ]; then
       for init in random raw pmgt; do
         run "results/pmgt/ml-100k_${model}_${init}_seed${seed}.json" --init "$init" --model "$model" --seed "$seed"
       done
+    done
+  done
+fi
+# SASRec is still improving at 30 epochs and a patience of 5 stops some seeds on their early
+# plateau: the same runs with 100 epochs and a patience of 20
+if [ "$what" = long ] || [ "$what" = all ]; then
+  for seed in 0 1 2; do
+    for init in random raw pmgt; do
+      run "results/pmgt/ml-100k_sasrec_${init}-100ep_seed${seed}.json" --init "$init" --model sasrec --seed "$seed" \
+        --epochs 100 --patience 20
     done
   done
 fi
