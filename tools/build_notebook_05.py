@@ -10,36 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
+from notebook_cells import COLAB_SETUP, IMPORTS, NotebookBuilder
 
-OUT = Path(__file__).resolve().parent.parent / "book" / "notebooks" / "05_mgnm.ipynb"
-cells: list = []
-
-
-def _add(make, cid: str, text: str, tags: list[str] | None, nbgrader: dict | None):
-    cell = make(text.strip("\n"), id=cid)
-    if tags:
-        cell.metadata["tags"] = tags
-    if nbgrader:
-        cell.metadata["nbgrader"] = nbgrader
-    cells.append(cell)
-
-
-def md(cid: str, text: str, tags: list[str] | None = None, nbgrader: dict | None = None):
-    _add(nbformat.v4.new_markdown_cell, cid, text, tags, nbgrader)
-
-
-def code(cid: str, text: str, tags: list[str] | None = None, nbgrader: dict | None = None):
-    _add(nbformat.v4.new_code_cell, cid, text, tags, nbgrader)
-
-
-def solution(grade_id: str) -> dict:
-    return {"grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3, "solution": True}
-
-
-def graded(grade_id: str, points: int) -> dict:
-    return {"grade": True, "grade_id": grade_id, "locked": True, "points": points, "schema_version": 3,
-            "solution": False}
+HERE = Path(__file__).resolve().parent
+book = NotebookBuilder(HERE.parent / "book" / "notebooks" / "05_mgnm.ipynb", HERE / "notebook_05_texts.md")
+md, code = book.md, book.code
 
 
 md("mgnm-title", r"""
@@ -99,37 +74,9 @@ implementation in the book), the time-ordered split in `lessons_src/data/split.p
 instance evaluation in `lessons_src/evaluation/instances.py`.
 """)
 
-code("mgnm-colab", r'''
-# Setup for Colab (or any machine without the package): fetch the book's repository
-# (code + committed results) and install it. An installed torch is kept as it is.
-import importlib.util, os, subprocess, sys
-REPO = "https://github.com/example/deep-recsys-book"
-if importlib.util.find_spec("lessons_src") is None:
-    if not os.path.isdir("recsys-book"):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, "recsys-book"],
-                       check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "recsys-book"],
-                   check=True)
-    sys.path.insert(0, os.path.abspath("recsys-book"))  # this kernel; a new one finds the install
-''', tags=["hide-output"])
+code("mgnm-colab", COLAB_SETUP, tags=["hide-output"])
 
-code("mgnm-imports", r'''
-import time
-import numpy as np
-import pandas as pd
-import torch
-import matplotlib.pyplot as plt
-import seaborn as sns
-
-from lessons_src.training.device import describe_hardware, pick_device
-from lessons_src.training.results import load_result
-
-torch.set_printoptions(precision=3, sci_mode=False, linewidth=110)
-np.set_printoptions(precision=3, suppress=True, linewidth=110)
-plt.rcParams.update({"figure.dpi": 100, "axes.titlesize": 11})
-device = pick_device()
-print("device:", device.type)
-''', tags=["nbval-ignore-output"])
+code("mgnm-imports", IMPORTS, tags=["nbval-ignore-output"])
 
 md("mgnm-figure", r"""
 ```{figure} ../images/mgnm_architecture.svg
@@ -716,27 +663,9 @@ code("exercises-import", r'''
 from lessons_src.mgnm import exercises
 ''')
 
-code("mgnm-ex1-stub", r'''
-def my_edge_weights(items, user):
-    raise NotImplementedError
-
-print(exercises.check_edge_weights(my_edge_weights))
-''', tags=["book-only"])
-
-code("mgnm-ex1-solution", r'''
-def my_edge_weights(items, user):
-    ### BEGIN SOLUTION
-    return torch.sigmoid((items * user) @ items.T)        # (L, d)·(d, L) → (L, L)
-    ### END SOLUTION
-
-result = exercises.check_edge_weights(my_edge_weights)
-print(result)
-''', tags=["hide-input"], nbgrader=solution("ex1_my_edge_weights_solution"))
-
-code("grade-ex1", r'''
-# Graded (2 points): the checker's message says what is wrong.
-exercises.assert_correct(exercises.check_edge_weights(my_edge_weights))
-''', tags=["remove-cell"], nbgrader=graded("ex1_my_edge_weights", 2))
+book.exercise("mgnm", 1, "my_edge_weights(items, user)", r'''
+return torch.sigmoid((items * user) @ items.T)        # (L, d)·(d, L) → (L, L)
+''', "check_edge_weights", 2)
 
 md("mgnm-ex2", r"""
 **Exercise 2 — the normalised graph.** Write `my_normalise(A)` for an (L, L) adjacency without
@@ -745,29 +674,11 @@ $D_{ii} = \sum_j (A + I)_{ij}$. Then answer for yourself: why does the symmetric
 $\hat A$ symmetric where $D^{-1}(A + I)$ would not?
 """)
 
-code("mgnm-ex2-stub", r'''
-def my_normalise(A):
-    raise NotImplementedError
-
-print(exercises.check_normalise(my_normalise))
-''', tags=["book-only"])
-
-code("mgnm-ex2-solution", r'''
-def my_normalise(A):
-    ### BEGIN SOLUTION
-    with_loops = A + torch.eye(len(A), dtype=A.dtype)
-    root = with_loops.sum(1).rsqrt()                      # D^-1/2 as a vector
-    return root[:, None] * with_loops * root[None, :]
-    ### END SOLUTION
-
-result = exercises.check_normalise(my_normalise)
-print(result)
-''', tags=["hide-input"], nbgrader=solution("ex2_my_normalise_solution"))
-
-code("grade-ex2", r'''
-# Graded (2 points): the checker's message says what is wrong.
-exercises.assert_correct(exercises.check_normalise(my_normalise))
-''', tags=["remove-cell"], nbgrader=graded("ex2_my_normalise", 2))
+book.exercise("mgnm", 2, "my_normalise(A)", r'''
+with_loops = A + torch.eye(len(A), dtype=A.dtype)
+root = with_loops.sum(1).rsqrt()                      # D^-1/2 as a vector
+return root[:, None] * with_loops * root[None, :]
+''', "check_normalise", 2)
 
 md("mgnm-ex3", r"""
 **Exercise 3 — GAUC as the public code computes it.** Write `my_gauc(users, scores, labels)` for
@@ -777,36 +688,18 @@ scores higher, a tie counting ½ — skipping users who have only one kind of la
 weighted by each user's number of rows.
 """)
 
-code("mgnm-ex3-stub", r'''
-def my_gauc(users, scores, labels):
-    raise NotImplementedError
-
-print(exercises.check_gauc(my_gauc))
-''', tags=["book-only"])
-
-code("mgnm-ex3-solution", r'''
-def my_gauc(users, scores, labels):
-    ### BEGIN SOLUTION
-    total = rows = 0.0
-    for user in set(users):
-        mine = [(s, y) for u, s, y in zip(users, scores, labels) if u == user]
-        positives = [s for s, y in mine if y == 1]
-        negatives = [s for s, y in mine if y == 0]
-        if positives and negatives:
-            pairs = [(p > q) + 0.5 * (p == q) for p in positives for q in negatives]
-            total += len(mine) * sum(pairs) / len(pairs)
-            rows += len(mine)
-    return total / rows
-    ### END SOLUTION
-
-result = exercises.check_gauc(my_gauc)
-print(result)
-''', tags=["hide-input"], nbgrader=solution("ex3_my_gauc_solution"))
-
-code("grade-ex3", r'''
-# Graded (3 points): the checker's message says what is wrong.
-exercises.assert_correct(exercises.check_gauc(my_gauc))
-''', tags=["remove-cell"], nbgrader=graded("ex3_my_gauc", 3))
+book.exercise("mgnm", 3, "my_gauc(users, scores, labels)", r'''
+total = rows = 0.0
+for user in set(users):
+    mine = [(s, y) for u, s, y in zip(users, scores, labels) if u == user]
+    positives = [s for s, y in mine if y == 1]
+    negatives = [s for s, y in mine if y == 0]
+    if positives and negatives:
+        pairs = [(p > q) + 0.5 * (p == q) for p in positives for q in negatives]
+        total += len(mine) * sum(pairs) / len(pairs)
+        rows += len(mine)
+return total / rows
+''', "check_gauc", 3)
 
 md("mgnm-ex4", r"""
 **Exercise 4 (open).** (a) Sparsify the graph: train MGNM on Toys with `--keep-per-row 3` and with
@@ -854,36 +747,7 @@ md("references", r"""
 """)
 
 
-def fill_texts(notebook) -> None:
-    """Replace the placeholders of the results-dependent prose by their blocks in notebook_05_texts.md."""
-    texts = Path(__file__).with_name("notebook_05_texts.md")
-    if not texts.is_file():
-        return
-    parts = dict(block.split("\n", 1) for block in texts.read_text().split("\n=== ")[1:])
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            for key, text in parts.items():
-                cell.source = cell.source.replace(key.strip(), text.strip())
-
-
-def main(argv: list[str]) -> None:
-    """No argument: write the notebook without outputs. ``--fill-texts``: only refresh the prose of
-    the committed (executed) notebook, keeping every output."""
-    if argv == ["--fill-texts"]:
-        notebook = nbformat.read(OUT, as_version=4)
-        fill_texts(notebook)
-        nbformat.write(notebook, OUT)
-        print("refreshed the prose of", OUT)
-        return
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    notebook.metadata["language_info"] = {"name": "python"}
-    fill_texts(notebook)
-    nbformat.write(notebook, OUT)
-    print("wrote", OUT)
-
-
 if __name__ == "__main__":
     import sys
 
-    main(sys.argv[1:])
+    book.main(sys.argv[1:])
