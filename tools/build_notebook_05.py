@@ -737,14 +737,8 @@ a model or a setting on test data (except where (b) asks for it, to measure it).
 """, tags=["remove-cell"], nbgrader={"grade": True, "grade_id": "open_exercise", "locked": False, "points": 4,
                                      "schema_version": 3, "solution": True})
 
-md("references", r"""
-## References
+book.references("c5-")
 
-```{bibliography}
-:filter: docname in docnames
-:keyprefix: c5-
-```
-""")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,12 @@ class NotebookBuilder:
         self.code(f"grade-ex{number}", f"# Graded ({points} points): the checker's message says what is wrong.\n"
                   f"exercises.assert_correct({check})", tags=["remove-cell"], nbgrader=graded(f"ex{number}_{name}", points))
 
+    def references(self, keyprefix: str):
+        """The closing "References" cell: the chapter's entries of book/references.bib, whose
+        citations in this chapter carry ``keyprefix`` (one bibliography per page, sphinxcontrib-bibtex)."""
+        self.md("references", "## References\n\n```{bibliography}\n:filter: docname in docnames\n"
+                f":keyprefix: {keyprefix}\n```")
+
     def fill_texts(self, notebook) -> None:
         """Replace the placeholders of the results-dependent prose by their blocks in ``texts``."""
         if not self.texts.is_file():
