@@ -5,7 +5,8 @@ A builder calls ``md`` and ``code`` in reading order, then ``main(sys.argv[1:])`
 
 * no argument: write the notebook without outputs (execute it afterwards with
   ``jupyter nbconvert --to notebook --execute --inplace``; the committed notebook carries outputs);
-* ``--fill-texts``: only refresh the prose of the committed (executed) notebook, keeping outputs.
+* ``--fill-texts``: only refresh the prose of the committed (executed) notebook, keeping outputs
+  (every code cell must be as it was executed).
 
 The text file holds blocks ``=== KEY`` followed by text; each replaces ``KEY`` in the markdown cells.
 """
@@ -102,12 +103,27 @@ class NotebookBuilder:
                 for key, text in parts.items():
                     cell.source = cell.source.replace(key.strip(), text.strip())
 
+    def refresh_prose(self) -> None:
+        """Rewrite the committed notebook's markdown from the builder and the text file, keeping
+        every code cell's outputs and the widget state; a changed code cell needs a re-execution."""
+        executed = nbformat.read(self.out, as_version=4)
+        ran = {cell.id: cell for cell in executed.cells if cell.cell_type == "code"}
+        fresh = nbformat.v4.new_notebook(cells=self.cells, metadata=executed.metadata)
+        self.fill_texts(fresh)
+        for cell in fresh.cells:
+            if cell.cell_type != "code":
+                continue
+            old = ran.get(cell.id)
+            if old is None or old.source != cell.source:
+                raise SystemExit(f"{self.out}: code cell {cell.id!r} changed — execute the notebook again")
+            cell.outputs, cell.execution_count = old.outputs, old.execution_count
+            cell.metadata = {**old.metadata, **cell.metadata}  # the builder's tags and nbgrader win
+        nbformat.write(fresh, self.out)
+        print("refreshed the prose of", self.out)
+
     def main(self, argv: list[str]) -> None:
         if argv == ["--fill-texts"]:
-            notebook = nbformat.read(self.out, as_version=4)
-            self.fill_texts(notebook)
-            nbformat.write(notebook, self.out)
-            print("refreshed the prose of", self.out)
+            self.refresh_prose()
             return
         notebook = nbformat.v4.new_notebook(cells=self.cells)
         notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}

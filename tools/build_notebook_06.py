@@ -1,0 +1,857 @@
+# Run: .venv/bin/python tools/build_notebook_06.py   (writes book/notebooks/06_pmgt.ipynb, unexecuted)
+#      .venv/bin/python tools/build_notebook_06.py --fill-texts   (refresh the prose of the executed one)
+"""Chapter 6's notebook from its cells, so that the prose can be edited as text and diffed.
+
+Execute it afterwards (``jupyter nbconvert --to notebook --execute --inplace``); the committed
+notebook carries its outputs. The results-dependent prose lives in ``notebook_06_texts.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from notebook_cells import COLAB_SETUP, IMPORTS, NotebookBuilder
+
+HERE = Path(__file__).resolve().parent
+book = NotebookBuilder(HERE.parent / "book" / "notebooks" / "06_pmgt.ipynb", HERE / "notebook_06_texts.md")
+md, code = book.md, book.code
+
+
+md("pmgt-title", r"""
+# 6. PMGT: pre-training a graph transformer on item side information
+
+The recommenders of chapters 1–5 learn an item only from the people who interacted with it: an
+item's embedding is a row of a table, and a row that few users touched stays close to its random
+start. Yet most catalogues know a lot about their items before anyone clicks — a title, a
+description, a picture, a category, a year: **side information**. And items that are bought or
+watched by the same people are related whatever their features say. **PMGT** (*Pre-training Graph
+Transformer*, Liu, Yang, Lei, Wang, Tang, Zhang, Sun and Miao, ACM MM 2021 {cite}`c6-liu2021pmgt`)
+puts the two together *before* any recommender is trained:
+
+1. build an **item graph** — items are nodes, and two items are joined when enough users
+   interacted with both;
+2. for every item (the *centre*), sample a small, ordered set of related items from the graph, its
+   **context neighbours** (MCNSampling);
+3. describe each node by its **multimodal features** (one vector per modality, fused by a learned
+   gate) plus a **position id**, and run a **Transformer** over [centre, context];
+4. pre-train it *self-supervised* — no labels, only the graph and the features — with two
+   objectives, summed: reconstruct the **graph structure** (the centre should look like its
+   neighbours and unlike a random item) and reconstruct the **features of masked neighbours**
+   (as BERT reconstructs masked words);
+5. export one vector per item and use it to **initialise** the item embeddings of a downstream
+   recommender (NCF, SASRec, …).
+
+The paper reports large gains from the pre-trained initialisation on three Amazon data sets (for
+NCF on Video Games, Recall@10 0.1698 → 0.2588). This chapter builds every step, tests each against
+its equation, runs it on real data with a time-ordered protocol that keeps the test period out of
+pre-training, and measures how much of the gain survives.
+
+**Questions this chapter answers**
+
+- What is PMGT's motivation: what does multimodal, self-supervised pre-training add, and why does it
+  need a sampling algorithm of its own? (this page, §6.1)
+- What are PMGT's four components? (the figure below)
+- What are an item's *context neighbours*, why do they enrich its representation, and how does
+  MCNSampling choose them efficiently for a batch? (§6.2, §6.3)
+- How are the node embeddings initialised: why concatenate the centre with its *ordered* context,
+  and what does the position id remember? (§6.4)
+- What does the Transformer encoder model between a node and its neighbours, and what does the
+  diversity term in its attention change? (§6.5)
+- How does one pre-training step go — sampling from a mini-batch, masking 20 % of the context —
+  and what are the two targets and their losses, and why are they simply added? (§6.6)
+- Does the pre-trained initialisation help a recommender here, for which items, and do the paper's
+  gains hold? (§6.7)
+- What does the public code do differently, and does it matter? (§6.9)
+
+**What you will learn**
+
+- a co-interaction item graph with degree-normalised edge weights, built from one period only;
+- MCNSampling: weighted random walks of three hops, scored by hop, the top $K$ kept — vectorised
+  for a whole batch;
+- a softmax gate over the modalities an item has, and what to do with an item that lacks one;
+- attention mixed with a diversity prior, $(1-\alpha)\,\mathrm{softmax}(QK^\top/\sqrt d) +
+  \alpha\,\mathrm{softmax}(1 - \cos + I)$;
+- BERT-style masking (80 / 10 / 10) and two self-supervised losses;
+- how to compare three initialisations of the same recommender honestly: the same scale, a
+  time-ordered split, model selection on validation, full ranking next to 1,000 sampled negatives,
+  and results split by item popularity.
+
+The code is in `lessons_src/pmgt/` (`graph.py`, `sampling.py`, `model.py`, `masking.py`,
+`losses.py`, `pretrain.py`, `data.py`, `ncf.py`, `downstream.py`, `widgets.py`, `exercises.py`), with
+the training loop from `lessons_src/training/loop.py`, the time-ordered split from
+`lessons_src/data/split.py`, the evaluation from `lessons_src/evaluation/instances.py` and SASRec
+from chapter 1.
+""")
+
+code("pmgt-colab", COLAB_SETUP, tags=["hide-output"])
+
+code("pmgt-imports", IMPORTS, tags=["nbval-ignore-output"])
+
+md("pmgt-figure", r"""
+```{figure} ../images/pmgt_architecture.svg
+:name: fig-pmgt-architecture
+:width: 100%
+:alt: Block diagram of PMGT: the early-period item graph, MCNSampling of a centre's context, fused modality features plus position ids, BERT-style masking, a Transformer with diversity-promoting attention, the structure and feature losses, and the export of item embeddings to a downstream recommender
+
+PMGT as `lessons_src.pmgt` computes it. Its four components: **context-neighbour sampling**
+(MCNSampling over the item graph), **node-embedding initialisation** (fused modality features plus a
+position id), the **Transformer encoder** (with the diversity term in its attention) and **graph
+reconstruction** (the structure loss, with the masked feature loss beside it). After pre-training,
+one vector per item initialises a downstream recommender.
+```
+""")
+
+md("pmgt-motivation", r"""
+## 6.1 Why pre-train on side information, and the data
+
+**Motivation.** A recommender's item table is learned from interactions alone, so its quality
+follows the item's popularity: a film watched by 300 users has a well-placed row, a film watched by
+three has noise. Side information exists for every item, popular or not, and so does the
+co-interaction graph of a *past* period. PMGT learns, **without labels** (self-supervised: the
+targets are parts of the input itself), a function from "an item's features and its graph
+neighbourhood" to a vector, and hands those vectors to the recommender as a starting point. It is
+*multimodal* because an item's description comes in several kinds (*modalities*: text, image, tags),
+each with its own encoder. And real item graphs are large, with degrees from one to
+thousands, so a full graph convolution over every neighbour of every node is expensive;
+MCNSampling (§6.3) gives each node a *fixed-size* context, so that a mini-batch costs the same
+whatever the degrees.
+
+**The honest setup here.** The paper uses three Amazon-2018 categories with product images
+(Inception-v4 features) and descriptions (BERT features). No item images can be had in this book's
+environment, so this chapter uses two *real* modalities of a real data set, and says so:
+MovieLens-100k {cite}`c6-harper2015movielens`, with
+
+- **title** — the sentence embedding of the film's title by all-MiniLM-L6-v2
+  {cite}`c6-reimers2019sbert` (384-d, the same frozen encoder as chapter 4, installed as a wheel);
+- **genres and year** — the 18 genre flags and a one-hot decade (26-d).
+
+Time decides what each stage may see. The ratings are cut at their **median timestamp**: the item
+graph and pre-training use the *early* half only; the recommenders train, validate and test on the
+*later* half, split per user in time order (the last interaction of each user is the test, the one
+before it validation, the rest training). Nothing of the test period leaks into pre-training — the
+official code builds its graph from reviews before 2015 but then splits the downstream data at
+random (§6.9).
+""")
+
+code("pmgt-data", r'''
+from lessons_src.pmgt.data import MODALITIES, load_movielens
+
+data = load_movielens()          # early half → graph; later half → time-ordered split; features
+graph = data.graph
+in_graph = int((graph.degrees > 0).sum())
+print(f"early period: {data.graph_interactions:,} ratings → item graph with {graph.weights.nnz // 2:,} edges,"
+      f" {in_graph:,} of {data.n_items:,} items have a neighbour")
+print(f"later period: {data.split.n_users} users, "
+      f"{sum(len(t) for t in data.split.train):,} training interactions, one validation and one test item each")
+print("feature sizes:", {name: f.shape[1] for name, f in zip(MODALITIES, data.features)})
+print("items lacking a modality:", data.missing())
+''')
+
+md("pmgt-missing", r"""
+**Missing modalities.** One film (id 267) has no usable title — it is called "unknown" — and no
+genres or year either; every other item has both modalities. In the paper's Video Games set only 502 of 7,252 items had an
+image, and the official code gives an item without a modality **random N(0, 1) noise** as that
+modality's features — so the "visual" input of 93 % of the items is noise the model is asked to
+reconstruct. Here a missing modality is *left out of the gate* (its weight is 0, the others share
+the softmax), it is never a reconstruction target, and an item with no modality at all gets a learned
+"no features" vector (`ModalityFusion` in `model.py`; tests in `test_pmgt_model.py`).
+""")
+
+md("pmgt-graph", r"""
+## 6.2 The item graph, and what context neighbours are
+
+Let $w_{uv}$ be the number of users who interacted with both items $u$ and $v$ in the early period.
+Pairs with $w_{uv} \geq 3$ become edges (fewer co-interactions are mostly chance); the degree
+$\deg_u$ is the number of neighbours $u$ keeps. The official code weights an edge by
+
+$$
+w'_{uv} = \frac{\log w_{uv} + 1}{\log \sqrt{\deg_u \deg_v} + 1},
+$$
+
+which grows with the co-interaction count but slowly (the log), and divides by the geometric mean
+of the two degrees: two blockbusters that everyone watched share many users *because* they are
+popular, and the denominator keeps them from dominating every item's neighbourhood.
+
+An item's **context neighbours** are the items the graph says are related to it — its neighbours, and
+their neighbours. They help because they carry information the item itself lacks: a film with a
+vague title and a common genre is placed by the company it keeps (the other films of its audience),
+and a neighbour's features are a second, third, … description of the same taste. The small graph
+below has two groups of items joined by one bridge; the weights follow the formula.
+""")
+
+code("pmgt-graph-demo", r'''
+from lessons_src.pmgt.graph import build_item_graph
+
+# users → the items they interacted with: items 1–4 share an audience, items 5–7 another,
+# and three users join 4 and 5 (the bridge)
+baskets = {0: [1, 2, 3, 4], 1: [1, 2, 3, 4], 2: [1, 2, 3, 4], 3: [1, 2, 3], 4: [4, 5], 5: [4, 5],
+           6: [4, 5, 6, 7], 7: [5, 6, 7], 8: [5, 6, 7]}
+users = np.concatenate([[u] * len(items) for u, items in baskets.items()])
+items = np.concatenate(list(baskets.values()))
+toy = build_item_graph(users, items, n_items=8, min_users=3)
+print("degrees (items 0–7; 0 is the padding id):", toy.degrees.astype(int))
+weights = pd.DataFrame(toy.weights.toarray()[1:, 1:], index=range(1, 8), columns=range(1, 8)).round(3)
+weights
+''')
+
+md("pmgt-graph-real", r"""
+The pairs among items 1–3 have four common users (weight 1.137). Every edge of item 4 — inside its
+group or across the bridge to item 5 — has three, and item 4's degree of 4 damps them all to 0.936;
+the edges of items 6 and 7, of degree 2, keep more of their three common users (1.107–1.239). On
+MovieLens the graph is dense and its degrees very
+uneven — the popular films are joined to most of the catalogue:
+""")
+
+code("pmgt-degrees", r'''
+fig, ax = plt.subplots(figsize=(7.5, 3.2))
+sns.histplot(graph.degrees[graph.degrees > 0], bins=40, ax=ax, color="#3d6fa8")
+ax.set_xlabel("degree (neighbours with ≥ 3 common users in the early period)")
+ax.set_ylabel("items")
+ax.set_title("MovieLens-100k, early period: the item graph's degree distribution")
+plt.tight_layout()
+plt.show()
+print("median degree:", int(np.median(graph.degrees[graph.degrees > 0])), "· largest:", int(graph.degrees.max()))
+''')
+
+md("pmgt-sampling", r"""
+## 6.3 MCNSampling: a fixed-size, ordered context for every item
+
+Aggregating *all* neighbours of every node (a full graph convolution) costs $O(\text{edges})$ per
+layer and gives each node an input of a different size. MCNSampling (the paper's sampler of
+*contextual neighbours*: in effect a few weighted random walks, counted) gives every node
+the same number $K$ of context neighbours, ordered by relevance, for a whole mini-batch at once:
+
+1. **hop 1**: from the centre $h$, draw 10 neighbours at random, each with probability proportional
+   to its edge weight $w'$ (with replacement — a strong neighbour is drawn several times);
+2. **hop 2**: from each item drawn at hop 1, draw 5 of *its* neighbours; **hop 3**: from each of
+   those, 2 — so $10 + 50 + 100$ draws in all;
+3. score every item reached by $\text{score}(v) = \sum_{t=1}^{3} \beta_t \cdot
+   \#\{\text{draws of } v \text{ at hop } t\}$ with $\beta = (3, 2, 1)$: near and often-reached
+   items score highest;
+4. keep the $K = 10$ highest-scoring items, **excluding the centre** (a walk often returns to it;
+   the official code does not exclude it, §6.9), ties broken by the smaller item id so the order is
+   the same on every machine.
+
+The context is **ordered** by score: position 1 holds the most relevant neighbour, position 10 the
+tenth. `ContextSampler` in `sampling.py` draws all of this for a batch of centres with tensor
+operations (a cumulative-weight search per row of the graph's CSR arrays), no Python loop over
+nodes. On the toy graph, item 2's context — only 6 other items exist, so fewer than $K$ are found
+and the rest is padding ($-1$):
+""")
+
+code("pmgt-sampling-demo", r'''
+from lessons_src.pmgt.sampling import ContextSampler
+
+toy_sampler = ContextSampler(toy, context_size=4)
+g = torch.Generator().manual_seed(0)
+ctx = toy_sampler.sample(torch.tensor([2, 6]), g)
+print("centres 2 and 6 → contexts\n", ctx.items, "\nscores\n", ctx.scores, "\nfirst reached at hop\n", ctx.hops)
+# over many draws, how often is each item in item 2's context, and at which rank?
+draws = toy_sampler.sample(torch.full((2000,), 2), torch.Generator().manual_seed(1)).items
+share = pd.DataFrame({f"rank {r + 1}": pd.Series(draws[:, r].numpy()).value_counts(normalize=True)
+                      for r in range(4)}).fillna(0).sort_index().round(3)
+share.index.name = "item"
+share
+''')
+
+md("pmgt-sampling-text", r"""
+Item 2's own group (items 1, 3, 4) fills the first three ranks — which of the three comes first
+varies from draw to draw — and the fourth slot always goes to item 5, reached only through the
+bridge at hop 2; items 6 and 7, three hops away, never make the cut of four.
+The centre itself never appears. That
+the hop weighting works *as stated* — an item's expected score is $\sum_t \beta_t$ times its
+expected number of draws at hop $t$ — is checked in `test_pmgt_graph_sampling.py` against exact
+walk probabilities on a hand-made graph.
+""")
+
+md("pmgt-inputs", r"""
+## 6.4 Node inputs: fused modalities plus a position id
+
+Each of the $S = 1 + K$ positions of the sequence [centre, context$_1$, …, context$_K$] becomes a
+vector in two steps.
+
+**Fusing the modalities.** Item $v$ has raw features $\mathbf x_{v,m}$ for each modality $m$ it has
+(here $m \in$ {title, genres and year}). A linear map per modality brings them to the hidden size
+$h = 128$, and a *gate* — a softmax attention over the modalities, scored by a learned query
+$\mathbf q$ — decides how much each contributes:
+
+$$
+\mathbf h_{v,m} = W_m \mathbf x_{v,m}, \qquad
+a_{v,m} = \frac{\exp\big(\mathbf q^\top \tanh(G\,\mathbf h_{v,m})\big)}
+               {\sum_{m' \in \mathcal M_v} \exp\big(\mathbf q^\top \tanh(G\,\mathbf h_{v,m'})\big)},
+$$
+
+$$
+\mathbf e_v = \sum_{m \in \mathcal M_v} a_{v,m}\, \mathbf h_{v,m},
+$$
+
+where $\mathcal M_v$ is the set of modalities item $v$ actually has (§6.1).
+
+**The position id.** The Transformer's attention is *permutation-invariant*: without further input
+it would treat [centre, most relevant, …, least relevant] as an unordered set and could not tell
+the centre from its neighbours. A learned **position embedding** $\mathbf p_s$ is added at each
+position $s$: $\mathbf p_0$ marks the centre, $\mathbf p_1 \dots \mathbf p_K$ the context by rank,
+so the model *remembers* which node is the one being described and how relevant (by MCNSampling's
+order) each neighbour is: $\mathbf x^{(0)}_s = \mathrm{LayerNorm}(\mathbf e_{v_s} + \mathbf p_s)$.
+That is why the centre is *concatenated* with an *ordered* context rather than pooled with it: the
+sequence keeps both who is who and in which order.
+""")
+
+code("pmgt-inputs-demo", r'''
+from lessons_src.pmgt.model import PMGT, PMGTConfig
+
+torch.manual_seed(0)
+untrained = PMGT(PMGTConfig(feature_sizes=[f.shape[1] for f in data.features]), data.features, data.present)
+lacking = torch.nonzero(~data.present[1:].all(1))[:, 0] + 1          # items missing a modality
+shown = [1, 50, 181, *lacking.tolist()]
+feats, present = untrained.raw_features(torch.tensor(shown))
+_, gate = untrained.fusion(feats, present)
+table = pd.DataFrame(gate.detach().numpy().round(3), columns=[f"gate: {m}" for m in MODALITIES],
+                     index=[f"{i}: {data.titles[i]}" for i in shown])
+table["modalities present"] = present.sum(1).numpy()
+table
+''')
+
+md("pmgt-inputs-text", r"""
+Before training the gate splits roughly evenly between the two modalities. The one item that lacks
+a modality, id 267, lacks both: its title is "unknown" and it has neither a genre nor a year, so
+its gate is all zeros and its input is the learned "no features" vector — the model can still place
+it through its position and its context. (Had it kept one modality, that modality would take the
+whole gate.)
+""")
+
+md("pmgt-attention", r"""
+## 6.5 The Transformer encoder, and attention that looks for diversity
+
+A Transformer block (chapter 1, §1.3) lets every position attend to every other: the centre's new
+vector is a weighted mixture of all nodes' vectors, the weights learned from how each pair
+relates. Over [centre, context] this models the **relations between a node and its context
+neighbours** — and between the neighbours themselves — at a cost of $S^2 = 121$ pairs per item
+instead of a pass over the whole graph. PMGT's blocks are BERT's (post-norm, GELU), with 2 blocks, 2
+heads, $h = 128$ and a feed-forward width of 64, and one change in the attention.
+
+Plain attention favours the neighbours most *similar* to the query, so the centre's summary tends
+to copy its closest neighbour and ignore the others. PMGT mixes in a second distribution that
+favours nodes *unlike* each other:
+
+$$
+A = (1 - \alpha)\; \mathrm{softmax}\!\Big(\frac{Q K^\top}{\sqrt{d}}\Big)
+  \;+\; \alpha\; \mathrm{softmax}\big(\mathbf 1 - \cos(D_i, D_j) + I\big),
+  \qquad \alpha = 0.2,
+$$
+
+with $D$ the block's input vectors, $\cos(D_i, D_j)$ their cosine similarity, and $I$ the identity
+(so a node keeps some attention on itself, where $1 - \cos = 0$). Each row of $A$ still sums to 1
+(a convex combination of two softmax rows), padding keys get weight 0, and $\alpha = 0$ is plain
+attention — both checked in `test_pmgt_model.py`. On the untrained model, for one real context:
+""")
+
+code("pmgt-attention-demo", r'''
+sampler = ContextSampler(graph)
+ids = torch.cat([torch.tensor([[50]]), sampler.sample(torch.tensor([50]), torch.Generator().manual_seed(0)).items], 1)
+untrained.eval()
+with torch.no_grad():
+    x = untrained.node_inputs(ids)
+    block = untrained.blocks[0].attention
+    mixed = block.weights(x, ids >= 0)[0, 0, 0]             # head 0, the centre's row
+    block.alpha = 0.0
+    plain = block.weights(x, ids >= 0)[0, 0, 0]
+    block.alpha = 0.2
+diversity = (mixed - 0.8 * plain) / 0.2                      # the second softmax on its own
+rows = pd.DataFrame({"plain softmax (α = 0)": plain.numpy(), "diversity term alone": diversity.numpy(),
+                     "mixed, α = 0.2": mixed.numpy()},
+                    index=["centre"] + [f"context {r}" for r in range(1, ids.shape[1])]).round(3)
+rows
+''')
+
+md("pmgt-attention-text", r"""
+On its own the diversity term is nearly uniform here (0.08–0.10): in an untrained model the nodes
+of one context are about equally unlike each other, and the $+I$ on the diagonal only makes up for
+the centre's zero distance to itself. Mixed in at $\alpha = 0.2$ it pulls the plain attention a
+fifth of the way towards that flat distribution: the strongest neighbour (context 1) loses some
+weight, the weakest gain some. How much that matters downstream is an ablation of §6.7.
+""")
+
+md("pmgt-objectives", r"""
+## 6.6 Pre-training: masking and the two objectives
+
+One pre-training step takes a mini-batch of 64 centres, draws their contexts afresh (a new sample
+every epoch, so the model sees many neighbourhoods of each item), and masks them.
+
+**Masking (as BERT {cite}`c6-devlin2019bert`).** In each sequence, 20 % of the real context positions are *picked* — 2 of 10;
+the centre never. A picked node is replaced by a learned [MASK] vector with probability 0.8, by a
+random item with probability 0.1, and left unchanged with probability 0.1 — so that the model
+cannot learn that "an unmasked node is always the true one". The targets are read **before** the
+replacement (`masking.py`).
+
+**Graph-structure reconstruction.** With $\mathbf z_s$ the block stack's output at position $s$, the
+centre's output should be close (in cosine) to the output of one of its context neighbours $p$, and
+far from that of a random other item $n$ (here: the centre of another sequence in the batch):
+
+$$
+\mathcal L_s = -\log \sigma\big(\cos(\mathbf z_0, \mathbf z_p)\big)
+               - \log\big(1 - \sigma(\cos(\mathbf z_0, \mathbf z_n))\big),
+$$
+
+one positive and one negative per centre, as in the official code. It teaches the model the graph:
+items that the graph joins must come out alike.
+
+**Masked node-feature reconstruction.** At each *picked* position $s$, a linear head per modality
+predicts the original item's raw features; the loss is the mean squared error over picked positions
+and the modalities that item has:
+
+$$
+\mathcal L_f = \frac{1}{|\mathcal P|}\sum_{(s, m) \in \mathcal P}
+               \frac{1}{d_m}\,\big\lVert W^{\text{rec}}_m \mathbf z_s - \mathbf x_{v_s, m} \big\rVert^2 .
+$$
+
+To fill in a hidden neighbour's title and genres from the centre and the other neighbours, the
+model has to learn what the features of related items have in common.
+
+**The total.** $\mathcal L = \mathcal L_s + \mathcal L_f$ — simply added, as the paper does: the two
+tasks are meant to shape the same vectors, one from the graph and one from the features, and
+neither is privileged. Their values differ (about 1.3 and 0.05 after a few epochs), but what matters
+is their gradients; weights $\lambda_s, \lambda_f$ are switches of `PretrainConfig`, and the
+ablations set one of them to 0. Pre-training runs through the book's training loop (`lessons_src/training/loop.py`), with
+AdamW at $10^{-3}$. The quick run below is the committed runs' pre-training, 20 epochs (a few
+seconds to a minute on two CPU cores).
+""")
+
+code("pmgt-pretrain", r'''
+from lessons_src.pmgt.downstream import pretrained_model
+from lessons_src.pmgt.pretrain import PretrainConfig, export_embeddings
+
+began = time.perf_counter()
+pmgt_model, sampler, log = pretrained_model(data, PretrainConfig(epochs=20, seed=0, progress=False), device=device)
+embeddings = export_embeddings(pmgt_model, sampler, seed=0)           # (n_items + 1, 128), nothing masked
+print(f"pre-training: {time.perf_counter() - began:.0f} s on {describe_hardware(device)}")
+history = pd.DataFrame(log["history"])
+print(history[["epoch", "structure", "feature"]].iloc[[0, 4, 9, 19]].round(3).to_string(index=False))
+''', tags=["nbval-ignore-output"])
+
+code("pmgt-pretrain-check", r'''
+# the committed run's pre-training (same command and seed): its final losses must agree within
+# 0.03 (structure) and 0.01 (features) — another CPU or thread count takes other kernels
+committed = load_result("pmgt/quick_ml-100k_mlp_pmgt_seed0.json")
+print("command:", committed["command"])
+ours, theirs = log["history"][-1], committed["pretraining"]["history"][-1]
+close = abs(ours["structure"] - theirs["structure"]) < 0.03 and abs(ours["feature"] - theirs["feature"]) < 0.01
+print("final losses within tolerance of the committed run:", close)
+assert close, (ours, theirs)
+falls = history["structure"].iloc[-1] < history["structure"].iloc[0] and \
+    history["feature"].iloc[-1] < history["feature"].iloc[0]
+print("both losses fall over the 20 epochs:", falls)
+assert falls
+''')
+
+code("pmgt-pretrain-plot", r'''
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+for ax, column, name in zip(axes, ("structure", "feature"), ("$\\mathcal{L}_s$ structure", "$\\mathcal{L}_f$ masked features")):
+    ax.plot(history["epoch"], history[column], marker="o", ms=3, color="#6b4ca0")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean loss")
+    ax.set_title(name)
+plt.tight_layout()
+plt.show()
+''', tags=["nbval-ignore-output"])
+
+md("pmgt-pretrain-text", r"""
+In the committed run the feature loss halves within two epochs and ends at 0.046; the structure
+loss falls from 1.66 to 1.30 by epoch 7 and stays there. For scale: with every cosine 0 the structure
+loss would be $2\log 2 \approx 1.39$, and the best a cosine in $[-1, 1]$ can reach through
+$\sigma$ is $-\log\sigma(1) - \log(1 - \sigma(-1)) \approx 0.63$. The model has learned only a little
+of the graph, and on this graph one negative teaches little: with 347,045 edges among 1,233 items,
+two random items are neighbours 46 % of the time, so the "negative" — another centre of the batch —
+is itself a neighbour about every other time.
+""")
+
+md("pmgt-downstream", r"""
+## 6.7 Downstream: does the pre-trained initialisation help?
+
+**Three initialisations of the same recommender.** Each recommender is trained three times on the
+later period, with its item table $Q$ started from
+
+- **random**: $\mathcal N(0, \sigma^2)$ with $\sigma = 0.1$, the usual start;
+- **raw**: the items' raw features (each modality scaled to unit length, concatenated), projected by
+  PCA to the embedding size $d = 64$;
+- **PMGT**: the exported PMGT vectors, projected the same way.
+
+The projection is rescaled to the same standard deviation $\sigma$ as the random start, so the three
+differ only in the *directions* of the item vectors, not their scale — a larger start can change
+how fast a model trains, and that would be credited to the pre-training. The "raw" arm is the
+control the paper lacks: it asks whether the graph and the Transformer add anything to simply
+starting from the features.
+
+**The recommenders.** NCF {cite}`c6-he2017ncf` in two forms, trained with BPR
+($-\log\sigma(\hat y_{ui} - \hat y_{uj})$ for a training item $i$ and a random item $j$ the user did
+not interact with): *NCF-MLP*, $\hat y_{ui} = \mathbf w^\top \mathrm{MLP}([\mathbf p_u;
+\mathbf q_i])$ (the paper's choice), and *NeuMF*, which adds a GMF path $\mathbf p_u \odot
+\mathbf q_i$; and chapter 1's SASRec {cite}`c6-kang2018sasrec`, whose item table is started the
+same way. The model is selected on **validation** NDCG@10 (each later-period user's second-to-last
+item, ranked against 1,000 items the user never interacted with, all different), with early
+stopping after 5 epochs without improvement (20 for the 100-epoch SASRec runs).
+
+**Two test protocols side by side.** The official protocol ranks the test item against **1,000
+sampled negatives**; with 1,682 items that is most of the catalogue, but sampled metrics can still
+order models differently from the full ranking {cite}`c6-krichene2020sampled`, so every run also
+ranks the test item against **every** item the user has not interacted with. Recall@10 of one test
+item per user is HIT@10. Both are also split by the test item's **popularity** in the training part:
+*cold* (< 5 training interactions), *tail* (5–49) and *head* (≥ 50) — side information should
+matter most for the cold and tail items.
+
+The quick run trains NCF-MLP from the PMGT vectors above for 5 epochs (about a minute on two CPU
+cores); the committed runs train up to 30 (`bash tools/pmgt_runs.sh main`, one CLI call per run):
+
+```
+python -m lessons_src.pmgt.downstream --init pmgt --model mlp --seed 0 \
+    --output results/pmgt/ml-100k_mlp_pmgt_seed0.json
+```
+""")
+
+code("pmgt-quick-ncf", r'''
+from lessons_src.pmgt.downstream import NCFConfig, item_init, train_ncf
+
+began = time.perf_counter()
+init = item_init(data, "pmgt", dim=64, std=0.1, embeddings=embeddings)
+quick = train_ncf(data, init, NCFConfig(kind="mlp", epochs=5, progress=False), seed=0, device=device)
+print(f"NCF-MLP from PMGT, 5 epochs: {time.perf_counter() - began:.0f} s")
+print("best epoch", quick["best"]["epoch"], "validation", {k: round(v, 4) for k, v in quick["best"]["valid"].items()})
+print("test:", {p: {k: round(m[k], 4) for k in ("Recall@10", "NDCG@10")} for p, m in quick["test"].items()})
+''', tags=["nbval-ignore-output"])
+
+code("pmgt-quick-ncf-check", r'''
+gap = abs(quick["best"]["valid"]["NDCG@10"] - committed["best"]["valid"]["NDCG@10"])
+print("validation NDCG@10 within 0.005 of the committed quick run:", gap < 0.005)
+assert gap < 0.005, gap
+''')
+
+md("pmgt-results", r"""
+**The committed runs.** Three seeds per arm (PMGT pre-trained with the same seed as the
+recommender); test metrics of the state with the best validation NDCG@10; mean ± standard deviation
+over the seeds.
+""")
+
+code("pmgt-results-table", r'''
+# (results-file model, suffix of the init in the file name): SASRec twice, 30 and 100 epochs
+MODELS = {"NCF-MLP": ("mlp", ""), "NeuMF": ("neumf", ""), "SASRec, 30 ep.": ("sasrec", ""),
+          "SASRec, 100 ep.": ("sasrec", "-100ep")}
+INITS = {"random": "random", "raw features": "raw", "PMGT": "pmgt"}
+PROTOCOLS = ("1000 negatives", "full ranking")
+
+
+def runs_of(model, init):
+    found = [load_result(f"pmgt/ml-100k_{model}_{init}_seed{seed}.json") for seed in range(3)]
+    return [r for r in found if r is not None]
+
+
+records = []
+for model_name, (file_model, suffix) in MODELS.items():
+    for init_name, init in INITS.items():
+        for seed, run in enumerate(runs_of(file_model, init + suffix)):
+            for protocol in PROTOCOLS:
+                test = run["test"][protocol]
+                records.append({"model": model_name, "init": init_name, "seed": seed, "protocol": protocol,
+                                "Recall@10": test["Recall@10"], "NDCG@10": test["NDCG@10"],
+                                **{f"{g} Recall@10": m["Recall@10"] for g, m in test["by_popularity"].items()},
+                                "best epoch": run["best"]["epoch"], "wall s": run["wall_seconds"]})
+results = pd.DataFrame(records)
+grouped = results.groupby(["model", "init", "protocol"], sort=False)
+mean, spread = grouped[["Recall@10", "NDCG@10"]].mean(), grouped[["Recall@10", "NDCG@10"]].std()
+shown = (mean.map("{:.4f}".format) + " ± " + spread.map("{:.4f}".format)).unstack("protocol")
+shown = shown.swaplevel(axis=1)[[(p, m) for p in PROTOCOLS for m in ("Recall@10", "NDCG@10")]]
+shown[("", "seeds")] = grouped.size().unstack("protocol").iloc[:, 0]
+shown
+''')
+
+code("pmgt-results-plot", r'''
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=False)
+for ax, protocol in zip(axes, PROTOCOLS):
+    part = results[results["protocol"] == protocol]
+    sns.stripplot(data=part, x="model", y="NDCG@10", hue="init", dodge=True, ax=ax, size=6, jitter=False,
+                  palette=["#8c959f", "#3d6fa8", "#d95f02"])
+    sns.pointplot(data=part, x="model", y="NDCG@10", hue="init", dodge=0.53, ax=ax, errorbar=None,
+                  markers="_", linestyles="none", palette=["#1f2328"] * 3, legend=False)
+    ax.set_title(f"test NDCG@10, {protocol} (dots: seeds, bars: means)")
+    ax.set_xlabel("")
+    ax.legend(title="item table from", fontsize=8, title_fontsize=8)
+plt.tight_layout()
+plt.show()
+''', tags=["nbval-ignore-output"])
+
+code("pmgt-popularity", r'''
+# Recall@10 of the test items by their popularity in the training part (full ranking), mean over seeds
+groups = [c for c in results.columns if c.endswith("Recall@10") and c != "Recall@10"]
+full = results[results["protocol"] == "full ranking"]
+by_group = full.groupby(["model", "init"], sort=False)[groups].mean().round(4)
+counts = load_result("pmgt/ml-100k_mlp_random_seed0.json")["test"]["full ranking"]["by_popularity"]
+by_group.columns = [f"{c.removesuffix(' Recall@10')} ({counts[c.removesuffix(' Recall@10')]['instances']} users)"
+                    for c in by_group.columns]
+by_group
+''')
+
+code("pmgt-claims", r'''
+# the claims of the text below, checked on the committed runs: "A separates from B" means every
+# seed of A lies above every seed of B (test NDCG@10)
+def seeds(model, init, protocol):
+    return results.query("model == @model and init == @init and protocol == @protocol")["NDCG@10"]
+
+
+def separates(model, a, b, protocol):
+    return seeds(model, a, protocol).min() > seeds(model, b, protocol).max()
+
+
+verdicts = pd.DataFrame({(model, protocol): {f"{a} above {b}": separates(model, a, b, protocol)
+                                             for a, b in (("PMGT", "random"), ("raw features", "random"),
+                                                          ("PMGT", "raw features"), ("raw features", "PMGT"))}
+                         for model in MODELS for protocol in PROTOCOLS}).T
+display(verdicts)
+gain = lambda model, init, protocol: seeds(model, init, protocol).mean() / seeds(model, "random", protocol).mean() - 1
+for init in ("raw features", "PMGT"):
+    print(f"SASRec, 100 epochs, {init} against random:",
+          ", ".join(f"{gain('SASRec, 100 ep.', init, p):+.0%} ({p})" for p in PROTOCOLS))
+# 1. PMGT's initialisation separates from random nowhere
+assert not verdicts["PMGT above random"].any()
+# 2. for NCF-MLP and NeuMF no initialisation separates from another
+assert not verdicts.loc[["NCF-MLP", "NeuMF"]].to_numpy().any()
+# 3. for SASRec the raw features do, at 30 and at 100 epochs, and beat PMGT at 100 epochs
+assert verdicts.loc[["SASRec, 30 ep.", "SASRec, 100 ep."], "raw features above random"].all()
+assert verdicts.loc["SASRec, 100 ep.", "raw features above PMGT"].all()
+# 4. no model recalls cold items: at most 1 % of them in the top 10, in any run
+print("largest cold-item Recall@10 of any run (full ranking):", round(float(full["cold (<5) Recall@10"].max()), 4))
+assert full["cold (<5) Recall@10"].max() < 0.01
+''')
+
+md("pmgt-claims-text", r"""
+CLAIMS_TEXT
+""")
+
+md("pmgt-ablations", r"""
+**Ablations of pre-training.** NCF-MLP from PMGT vectors pre-trained four other ways, seeds 0–2
+(`bash tools/pmgt_runs.sh ablations`): without the diversity term ($\alpha = 0$), without the
+structure loss, without the feature loss, and with the official code's sampling that leaves the
+centre in its own context.
+""")
+
+code("pmgt-ablation-table", r'''
+ABLATIONS = {"PMGT": "pmgt", "α = 0": "pmgt-alpha0", "no structure loss": "pmgt-no-structure",
+             "no feature loss": "pmgt-no-feature", "centre kept in its context": "pmgt-keep-centre"}
+rows = {}
+for name, key in ABLATIONS.items():
+    found = runs_of("mlp", key)
+    if not found:
+        continue
+    for protocol in PROTOCOLS:
+        values = pd.Series([r["test"][protocol]["NDCG@10"] for r in found])
+        rows.setdefault(name, {})[f"{protocol}: NDCG@10"] = f"{values.mean():.4f} ± {values.std():.4f}"
+    for column, loss, weight in (("final L_s", "structure", "structure_weight"),
+                                 ("final L_f", "feature", "feature_weight")):
+        used = found[0]["pretraining"]["pretrain"][weight] > 0
+        value = np.mean([r["pretraining"]["history"][-1][loss] for r in found])
+        rows[name][column] = f"{value:.3f}" if used else "off"
+    rows[name]["seeds"] = len(found)
+pd.DataFrame(rows).T
+''')
+
+md("pmgt-ablation-text", r"""
+ABLATION_TEXT
+""")
+
+md("pmgt-widgets", r"""
+## 6.8 What the model computes
+
+For a few films, the pre-trained model's view: the context MCNSampling draws (the centre in the
+middle, the nodes on rings by the hop at which the walk first reached them, edges drawn with their
+graph weight, node size by the centre's attention), the centre's attention over [itself, its
+context] in the last block, and the film's five nearest neighbours by cosine in the PMGT embedding
+next to those in the raw-feature space. The slider chooses the film; everything is rendered in
+advance, so it works in the HTML book without a kernel.
+""")
+
+code("pmgt-widget", r'''
+from lessons_src.pmgt.ncf import raw_feature_matrix
+from lessons_src.pmgt.widgets import inspect_item, item_explorer, nearest
+
+graph_items = np.flatnonzero(graph.degrees > 0)
+fewest = graph_items[np.argsort(graph.degrees[graph_items], kind="stable")[:2]]   # two of the least connected
+FILMS = [50, 1, 127, 98, 313, 100, *fewest.tolist()]
+print("films:", [data.titles[i] for i in FILMS])
+raw_vectors = raw_feature_matrix(data.features, data.present)
+views = [inspect_item(pmgt_model, sampler, item, seed=0) for item in FILMS]
+short = lambda i: data.titles[i][:32]
+item_explorer(views, embeddings, raw_vectors, short)
+''', tags=["nbval-ignore-output"])
+
+code("pmgt-neighbour-numbers", r'''
+# how alike are the two neighbourhoods? shared films among the 10 nearest, over every item in the graph
+shared = [len(set(nearest(embeddings, i, 10)) & set(nearest(raw_vectors, i, 10))) for i in graph_items]
+print(f"films shared by an item's 10 nearest in PMGT and in raw-feature space: mean {np.mean(shared):.1f}")
+in_context = np.mean([len(set(nearest(embeddings, i, 10)) & set(sampler.sample(torch.tensor([i]),
+                      torch.Generator().manual_seed(0)).items[0].tolist())) for i in graph_items[:300]])
+print(f"of an item's 10 nearest in PMGT space, in its own sampled context: mean {in_context:.1f}")
+n = len(graph_items)
+mean_cosine = lambda vectors: float((lambda u: ((u @ u.T).sum() - n) / (n * n - n))(
+    torch.nn.functional.normalize(vectors[graph_items].float(), dim=-1)))
+print(f"mean cosine of two different items: PMGT {mean_cosine(embeddings):.2f},"
+      f" raw features {mean_cosine(raw_vectors):.2f}")
+''', tags=["nbval-ignore-output"])
+
+md("pmgt-widget-text", r"""
+WIDGET_TEXT
+""")
+
+md("pmgt-pitfalls", r"""
+## 6.9 Pitfalls: what the public code does
+
+The official implementation (stephenliu0423/PMGT) and a PyTorch port (uoo723/PMGT) differ from the
+paper, or from a sound protocol, in the ways below; where the book's code offers the public code's
+behaviour as a switch, the switch is named, and three of them are measured after the list.
+
+- **It does not run as shipped**: it imports a package that does not exist.
+- **The structure loss receives a tuple.** The cosine helper returns a tuple, which the loss then
+  treats as its logits. `losses.py` computes $\sigma(\cos)$ of the two vectors and tests the value
+  against the formula, term by term.
+- **The centre is not excluded from its own context.** A walk can return to its start at hops 2 and
+  3, so the centre can take one of its own 10 slots — measured below. Switch:
+  `ContextSampler(exclude_centre=False)` and `--keep-centre` (an ablation above).
+- **Embeddings are exported with neighbours still masked**: 2 of every 10 neighbours are [MASK]
+  or random items when the vectors are written, so the vector of an item depends on that draw. Switch: `export_embeddings(mask_rate=0.2)`; measured
+  below.
+- **The last epoch is never saved, and the warm-up outlasts the run**: the weights of the final
+  epoch are not written, and on Video Games the learning-rate warm-up is longer than the whole run,
+  so the model never trains at its nominal rate. Here the loop keeps the final state and uses a
+  constant AdamW rate.
+- **Test negatives are drawn with replacement.** "1,000 negatives" are fewer different items; with
+  replacement from about 1,600 candidates, more than a quarter of the draws repeat. Switch:
+  `InstanceEvaluator(distinct=False)`; measured below.
+- **Model selection on the test set, and a random downstream split.** The reported numbers are the
+  best test epoch, and the downstream interactions are split at random, so a user's "future" items
+  train the model that is tested on their past. Here: a time-ordered split, selection on validation.
+- **The "visual" modality is mostly noise.** Only 502 of 7,252 Video Games items had an image, and
+  the others get N(0, 1) features — which the feature loss then asks the model to reconstruct. Here
+  a missing modality is skipped (§6.1).
+""")
+
+code("pmgt-pitfall-numbers", r'''
+from lessons_src.evaluation.instances import InstanceEvaluator
+
+# 1. the centre in its own context, as the official sampling leaves it
+centres = torch.from_numpy(graph_items)
+kept = ContextSampler(graph, exclude_centre=False).sample(centres, torch.Generator().manual_seed(0)).items
+own = (kept == centres[:, None])
+print(f"official sampling: the centre is in its own top-10 for {own.any(1).float().mean():.0%} of the items"
+      f" (at rank 1 for {own[:, 0].float().mean():.0%})")
+# 2. exporting with 20 % of every context masked, as the official code does
+masked = export_embeddings(pmgt_model, sampler, seed=0, mask_rate=0.2)
+cosine = torch.nn.functional.cosine_similarity(masked[graph_items], embeddings[graph_items], dim=-1)
+moved = np.mean([len(set(nearest(masked, i, 10)) & set(nearest(embeddings, i, 10))) for i in graph_items[:300]])
+print(f"masked export vs ours: cosine of an item's two vectors {cosine.mean():.3f} (min {cosine.min():.3f});"
+      f" of the 10 nearest, {moved:.1f} the same")
+# 3. 1,000 test negatives drawn with replacement: how many are different?
+drawn = InstanceEvaluator(data.split, "test", n_negatives=1000, distinct=False, k=10, seed=1)
+different = [len(set(row[1:].tolist())) for row in drawn.candidates]
+print(f"with replacement: {np.mean(different):.0f} different items among 1,000 negatives on average")
+''', tags=["nbval-ignore-output"])
+
+md("pmgt-pitfall-text", r"""
+PITFALL_TEXT
+""")
+
+md("pmgt-answers", r"""
+## 6.10 The questions, answered
+
+ANSWERS_TEXT
+""")
+
+md("pmgt-exercises", r"""
+## Exercises
+
+Each exercise has a checker in `lessons_src.pmgt.exercises`; it says what is wrong. Write your
+function in the cell with `raise NotImplementedError`.
+
+**Exercise 1 — edge weights.** Write `my_edge_weight(counts, deg_u, deg_v)` for three NumPy arrays
+of the same shape — co-interaction counts $w_{uv} \geq 1$ and the two endpoints' degrees — returning
+$w'_{uv} = (\log w_{uv} + 1)/(\log\sqrt{\deg_u \deg_v} + 1)$ (natural logarithm).
+""")
+
+code("exercises-import", r'''
+from lessons_src.pmgt import exercises
+''')
+
+book.exercise("pmgt", 1, "my_edge_weight(counts, deg_u, deg_v)", r'''
+return (np.log(counts) + 1.0) / (np.log(np.sqrt(deg_u * deg_v)) + 1.0)
+''', "check_edge_weight", 2)
+
+md("pmgt-ex2", r"""
+**Exercise 2 — the ordered context.** Write `my_context(hop_draws, hop_weights, centre, k)`:
+`hop_draws` is a list of 1-D integer arrays, the items drawn at hop 1, 2, 3 (with repeats; $-1$
+means "no item"), `hop_weights` the $\beta_t$. Return the context as a list of at most `k` item ids:
+the items with the highest $\sum_t \beta_t \cdot \#\{\text{draws at hop } t\}$, the centre and $-1$
+left out, ties broken by the smaller id.
+""")
+
+book.exercise("pmgt", 2, "my_context(hop_draws, hop_weights, centre, k)", r'''
+score = {}
+for draws, weight in zip(hop_draws, hop_weights):
+    for item in np.asarray(draws).tolist():
+        if item >= 0 and item != centre:
+            score[item] = score.get(item, 0.0) + weight
+return sorted(score, key=lambda item: (-score[item], item))[:k]
+''', "check_context", 2)
+
+md("pmgt-ex3", r"""
+**Exercise 3 — attention with a diversity term.** Write `my_diversity_attention(q, k, x, alpha)`
+for one head and no padding: `q`, `k` (S, d) queries and keys, `x` (S, D) the block's inputs, `alpha`
+a float. Return the (S, S) weights $(1-\alpha)\,\mathrm{softmax}(q k^\top/\sqrt d) +
+\alpha\,\mathrm{softmax}(1 - \cos(x_i, x_j) + I)$, both softmaxes over each row.
+""")
+
+book.exercise("pmgt", 3, "my_diversity_attention(q, k, x, alpha)", r'''
+plain = torch.softmax(q @ k.T / q.shape[-1] ** 0.5, dim=-1)              # (S, S)
+unit = torch.nn.functional.normalize(x, dim=-1)
+diverse = torch.softmax(1.0 - unit @ unit.T + torch.eye(len(x), dtype=x.dtype), dim=-1)
+return (1.0 - alpha) * plain + alpha * diverse
+''', "check_diversity_attention", 3)
+
+md("pmgt-ex4", r"""
+**Exercise 4 (open).** (a) *Where side information should help.* Make the later period's cold items
+colder: train NCF-MLP from random, raw and PMGT initialisations after dropping, from the training
+part, all but one interaction of a random half of the items (a subclass or a copy of `PMGTData` with
+a new `split`), seeds 0–2, and report Recall@10 on the test items of that half. (b) *Longer
+pre-training.* Pre-train 100 and 200 epochs (`--pretrain-epochs`) and plot the downstream NDCG@10
+against the final structure loss: does a lower pre-training loss mean a better initialisation?
+(c) *Freeze or fine-tune.* Keep the PMGT item table frozen during NCF training (only users and the
+tower learn) and compare with the fine-tuned runs of §6.7. (d) *A second data set.* Run the
+pipeline on an Amazon set of S3-Rec {cite}`c6-zhou2020s3rec` (item attributes as the side
+information) and say whether the conclusions of §6.7 change.
+""")
+
+md("open-exercise-rubric", r"""
+**Rubric for Exercise 4 (4 points, graded by hand — instructor edition only).**
+
+- **1 point — (a).** The split change is correct (no test or validation item removed, the held-out
+  half chosen before training), three initialisations × three seeds, Recall@10 on the affected items
+  with its spread, and a conclusion that says whether PMGT or raw features beat random beyond it.
+- **1 point — (b).** At least three pre-training lengths, the final $\mathcal L_s$ and $\mathcal L_f$
+  next to the downstream metric, and a reading that does not mistake one seed's noise for a trend.
+- **1 point — (c).** Frozen and fine-tuned tables compared on the same seeds and protocols; explains
+  why a frozen table tests the pre-trained vectors more directly than a fine-tuned one.
+- **(d) as a substitute** for (a), (b) or (c): the data loaded through the data layer, the graph from
+  an early period only, and the comparison table of §6.7 for the new set.
+- **1 point — the reading.** Relates every number to the seed spread and to both test protocols,
+  and to the published gains (direction and size).
+
+Full marks need evidence the student's own code produced (a table or figure, not a recollection),
+at least 3 seeds with their spread wherever a run fits on the CPU, and a conclusion that says which
+differences are larger than that spread. Take one point off an otherwise complete answer that chose
+a model or a setting on test data.
+""", tags=["remove-cell"], nbgrader={"grade": True, "grade_id": "open_exercise", "locked": False, "points": 4,
+                                     "schema_version": 3, "solution": True})
+
+book.references("c6-")
+
+
+
+if __name__ == "__main__":
+    import sys
+
+    book.main(sys.argv[1:])
