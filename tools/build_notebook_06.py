@@ -337,10 +337,9 @@ favours nodes *unlike* each other:
 $$
 A = (1 - \alpha)\; \mathrm{softmax}\!\Big(\frac{Q K^\top}{\sqrt{d}}\Big)
   \;+\; \alpha\; \mathrm{softmax}\big(\mathbf 1 - \cos(D_i, D_j) + I\big),
-  \qquad \alpha = 0.2,
 $$
 
-with $D$ the block's input vectors, $\cos(D_i, D_j)$ their cosine similarity, and $I$ the identity
+with $\alpha = 0.2$, $D$ the block's input vectors, $\cos(D_i, D_j)$ their cosine similarity, and $I$ the identity
 (so a node keeps some attention on itself, where $1 - \cos = 0$). Each row of $A$ still sums to 1
 (a convex combination of two softmax rows), padding keys get weight 0, and $\alpha = 0$ is plain
 attention — both checked in `test_pmgt_model.py`. On the untrained model, for one real context:
