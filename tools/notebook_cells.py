@@ -17,14 +17,16 @@ from pathlib import Path
 
 import nbformat
 
+from repository_url import configured_url
+
 
 # The first two code cells of every chapter: installing the book where it is missing (Colab), and
 # the imports and print settings the chapter's cells rely on.
-COLAB_SETUP = r'''
+_COLAB_SETUP = r'''
 # Setup for Colab (or any machine without the package): fetch the book's repository
 # (code + committed results) and install it. An installed torch is kept as it is.
 import importlib.util, os, subprocess, sys
-REPO = "https://github.com/example/deep-recsys-book"
+REPO = "{url}"
 if importlib.util.find_spec("lessons_src") is None:
     if not os.path.isdir("recsys-book"):
         subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, "recsys-book"],
@@ -33,6 +35,9 @@ if importlib.util.find_spec("lessons_src") is None:
                    check=True)
     sys.path.insert(0, os.path.abspath("recsys-book"))  # this kernel; a new one finds the install
 '''
+
+# the URL lives in book/_config.yml (tools/repository_url.py keeps every copy in line)
+COLAB_SETUP = _COLAB_SETUP.replace("{url}", configured_url())
 
 IMPORTS = r'''
 import time
