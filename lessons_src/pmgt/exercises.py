@@ -10,7 +10,7 @@ import torch
 
 from ..course.checkers import PASS, assert_correct
 from ..course.checkers import attempt as _attempt
-from .graph import ItemGraph, build_item_graph
+from .graph import ItemGraph, build_item_graph, edge_weight
 from .model import DiversityAttention, PMGTConfig
 from .sampling import ContextSampler
 
@@ -20,11 +20,11 @@ __all__ = ["PASS", "assert_correct", "check_context", "check_diversity_attention
 # ---- exercise 1: the edge weight of the item graph -------------------------------------------------
 
 def _weight_variants(counts, deg_u, deg_v) -> dict[str, np.ndarray]:
-    """The right weight (as graph.py computes it) and the usual mistakes, all (E,)."""
+    """The right weight (graph.py's) and the usual mistakes, all (E,)."""
     log_w, log_root = np.log(counts), np.log(np.sqrt(deg_u * deg_v))
     with np.errstate(divide="ignore", invalid="ignore"):  # log √1 = 0 in the denominator of a mistake
         return {
-            "right": (log_w + 1.0) / (log_root + 1.0),
+            "right": edge_weight(counts, deg_u, deg_v),
             "✗ the numerator is log w_uv + 1: without the +1 a pair seen by one user (log 1 = 0) gets weight 0":
                 log_w / (log_root + 1.0),
             "✗ the denominator is log √(deg_u · deg_v) + 1: without the +1 two items of degree 1 divide by 0":

@@ -51,6 +51,11 @@ def co_interaction_counts(users: np.ndarray, items: np.ndarray, n_items: int) ->
     return counts
 
 
+def edge_weight(counts: np.ndarray, deg_u: np.ndarray, deg_v: np.ndarray) -> np.ndarray:
+    """w'_uv = (log w_uv + 1) / (log √(deg_u · deg_v) + 1), elementwise."""
+    return (np.log(counts) + 1.0) / (np.log(np.sqrt(deg_u * deg_v)) + 1.0)
+
+
 def build_item_graph(users: np.ndarray, items: np.ndarray, n_items: int, min_users: int = 3) -> ItemGraph:
     """The thresholded, weighted item graph of the given interactions."""
     if min_users < 1:
@@ -61,8 +66,7 @@ def build_item_graph(users: np.ndarray, items: np.ndarray, n_items: int, min_use
     counts.sort_indices()
     degree = np.diff(counts.indptr).astype(np.float64)  # (n_items,) neighbours kept
     coo = counts.tocoo()
-    # weight = (log w_uv + 1) / (log √(deg_u deg_v) + 1)
-    weight = (np.log(coo.data) + 1.0) / (np.log(np.sqrt(degree[coo.row] * degree[coo.col])) + 1.0)
+    weight = edge_weight(coo.data, degree[coo.row], degree[coo.col])
     weights = sp.csr_matrix((weight, (coo.row, coo.col)), shape=counts.shape)
     weights.sort_indices()
     return ItemGraph(weights=weights, counts=counts)
