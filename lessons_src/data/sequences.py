@@ -6,6 +6,7 @@ for padding), and ``sequences[u]`` is user ``u``'s items, oldest first.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,28 @@ def parse_sequence_file(path: Path, name: str = "") -> Interactions:
         raise DataError(f"{path}: users must be numbered 1..{n_users} without gaps; missing e.g. {missing}")
     n_items = int(max(s.max() for s in sequences.values()))
     return Interactions(name, [np.zeros(0, dtype=np.int64)] + [sequences[u] for u in range(1, n_users + 1)], n_items)
+
+
+def parse_item_attributes(path: Path, n_items: int) -> list[np.ndarray]:
+    """S3-Rec's ``*_item2attributes.json``: ``{"item": [attribute id, …], …}`` → ``attributes[i]``,
+    the sorted attribute ids of item i (``attributes[0]`` and items the file omits: empty).
+
+    Raises :class:`DataError` naming the file for anything but positive integer ids, or an item
+    outside 1..``n_items``."""
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: expected a JSON object item id -> list of attribute ids ({error})") from None
+    if not isinstance(table, dict):
+        raise DataError(f"{path}: expected a JSON object item id -> list of attribute ids, got {type(table).__name__}")
+    attributes = [np.zeros(0, dtype=np.int64) for _ in range(n_items + 1)]
+    for key, values in table.items():
+        if not (str(key).isdigit() and 1 <= int(key) <= n_items):
+            raise DataError(f"{path}: item id {key!r} is not an integer in 1..{n_items}")
+        if not (isinstance(values, list) and all(isinstance(v, int) and v > 0 for v in values)):
+            raise DataError(f"{path}: item {key}: expected a list of positive integer attribute ids, got {values!r}")
+        attributes[int(key)] = np.unique(np.asarray(values, dtype=np.int64))
+    return attributes
 
 
 def parse_rating_file(path: Path, separator: str, name: str = "") -> Interactions:

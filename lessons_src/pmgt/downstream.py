@@ -3,6 +3,7 @@ initialisations of its item embeddings.
 
     python -m lessons_src.pmgt.downstream --init pmgt --model mlp --seed 0 \
         --output results/pmgt/ml-100k_mlp_pmgt_seed0.json
+    # --dataset ml-100k | toys (S3-Rec's Amazon Toys and Games, attributes as the side information)
     # --init random | raw | pmgt;  --model mlp | neumf | sasrec (chapter 1's model)
     # ablations of pre-training: --alpha 0, --no-structure, --no-feature, --keep-centre (the
     # official code's sampling)
@@ -31,7 +32,7 @@ from ..evaluation.negatives import HistoryIndex
 from ..training.device import make_generator, pick_device, seed_everything
 from ..training.loop import LoopConfig, Task, train_loop
 from ..training.report import add_run_arguments, run_report, training_fields, write_report
-from .data import PMGTData, load_movielens
+from .data import LOADERS, PMGTData
 from .model import PMGT, PMGTConfig
 from ..sasrec.model import SASRec, SASRecConfig, sasrec_loss
 from ..sasrec.sampler import BatchSampler
@@ -204,6 +205,8 @@ def train_ncf(data: PMGTData, init: torch.Tensor | None, config: NCFConfig, seed
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=tuple(LOADERS), default="ml-100k",
+                        help="ml-100k (split in time) or toys (S3-Rec's Amazon Toys, split by users)")
     parser.add_argument("--init", choices=INITS, default="pmgt")
     parser.add_argument("--model", choices=(*KINDS, "sasrec"), default="mlp")
     parser.add_argument("--epochs", type=int, default=30)
@@ -219,8 +222,8 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     device = pick_device(args.device)
     report = run_report("lessons_src.pmgt.downstream", argv, args.seed, device)
-    data = load_movielens()
-    report["data"] = {"graph_interactions": data.graph_interactions, "graph_edges": int(data.graph.weights.nnz // 2),
+    data = LOADERS[args.dataset]()
+    report["data"] = {"dataset": args.dataset, "graph_interactions": data.graph_interactions, "graph_edges": int(data.graph.weights.nnz // 2),
                       "items_in_graph": int((data.graph.degrees > 0).sum()), "missing": data.missing(),
                       "later_users": data.split.n_users}
     embeddings = None

@@ -74,11 +74,12 @@ def test_ncf_scores_by_hand():
         NCF(5, 10, dim=4, item_init=torch.zeros(10, 4))
 
 
-@pytest.mark.parametrize("init, model", [("raw", "mlp"), ("pmgt", "neumf"), ("pmgt", "sasrec")])
-def test_downstream_cli_is_reproducible(monkeypatch, tmp_path, init, model):
+@pytest.mark.parametrize("init, model, dataset", [("raw", "mlp", "ml-100k"), ("pmgt", "neumf", "ml-100k"),
+                                                   ("pmgt", "sasrec", "toys")])
+def test_downstream_cli_is_reproducible(monkeypatch, tmp_path, init, model, dataset):
     data = synthetic_data()
-    monkeypatch.setattr(downstream, "load_movielens", lambda: data)
-    argv = ["--init", init, "--model", model, "--epochs", "2", "--pretrain-epochs", "2", "--seed", "3", "--dim", "8", "--negatives", "10", "--no-progress"]
+    monkeypatch.setitem(downstream.LOADERS, dataset, lambda: data)
+    argv = ["--dataset", dataset, "--init", init, "--model", model, "--epochs", "2", "--pretrain-epochs", "2", "--seed", "3", "--dim", "8", "--negatives", "10", "--no-progress"]
     first, second = run_twice(downstream.main, argv, tmp_path)
     assert first == second
     assert first["best"]["epoch"] in (1, 2) and 0 <= first["test"]["full ranking"]["NDCG@10"] <= 1
@@ -120,3 +121,42 @@ def test_movielens_graph_sees_only_the_early_period(real_data_dir, monkeypatch, 
     for row, sequence in enumerate(data.split.sequences[1:]):
         assert all((int(user_ids[row]), int(item)) in later for item in sequence)
     assert data.missing() == {"title": 1, "genres and year": 1}
+
+
+def test_toys_graph_users_and_downstream_users_are_disjoint(real_data_dir, monkeypatch, tmp_path):
+    """Toys has no timestamps: the graph is built from one half of the users, the recommenders see
+    only the other half, each of their sequences whole and in file order."""
+    folder = real_data_dir / "s3rec"
+    if not (folder / "Toys_and_Games.txt").is_file():
+        pytest.skip("the S3-Rec files are not in the data mirror")
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(real_data_dir))
+    from lessons_src.pmgt.data import load_toys
+
+    data = load_toys(graph_share=0.5, min_users=2)
+    from collections import Counter
+
+    lines = [list(map(int, line.split())) for line in (folder / "Toys_and_Games.txt").read_text().splitlines()]
+    everyone = Counter(tuple(line[1:]) for line in lines)  # a multiset: some users share a sequence
+    downstream = Counter(tuple(s.tolist()) for s in data.split.sequences[1:])
+    graph_part = everyone - downstream  # the graph users' sequences
+    assert sum(downstream.values()) == data.split.n_users and not downstream - everyone
+    assert abs(sum(graph_part.values()) - len(lines) / 2) <= 1
+    assert data.graph_interactions == sum(len(s) * n for s, n in graph_part.items())
+    # co-interaction counts recounted from the graph users with Python sets
+    seen_by, user = {}, 0
+    for sequence, copies in graph_part.items():
+        for _ in range(copies):
+            user += 1
+            for item in sequence:
+                seen_by.setdefault(item, set()).add(user)
+    rows, cols = data.graph.counts.nonzero()
+    for u, v in list(zip(rows[:5], cols[:5])) + [(1, 2), (10, 500)]:
+        shared = len(seen_by.get(u, set()) & seen_by.get(v, set()))
+        assert data.graph.counts[u, v] == (shared if shared >= 2 else 0)
+    # the attribute modality is the multi-hot of the JSON file
+    import json
+    table = json.loads((folder / "Toys_and_Games_item2attributes.json").read_text())
+    for item in (1, 100, 5000):
+        assert torch.nonzero(data.features[0][item])[:, 0].add(1).tolist() == sorted(set(table[str(item)]))
+    assert data.missing() == {"attributes": sum(str(i) not in table or not table[str(i)]
+                                                for i in range(1, data.n_items + 1))}

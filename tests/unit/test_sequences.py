@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from lessons_src.data.fetch import DataError
-from lessons_src.data.sequences import load_interactions, parse_rating_file, parse_user_item_file
+from lessons_src.data.sequences import (load_interactions, parse_item_attributes, parse_rating_file,
+                                        parse_user_item_file)
 from lessons_src.data.split import sequential_split
 
 
@@ -101,6 +102,36 @@ def test_empty_file_is_an_error(tmp_path):
     path.write_text("\n\n")
     with pytest.raises(DataError, match="no interactions"):
         parse_user_item_file(path)
+
+
+def test_item_attributes_are_sorted_unique_ids_and_missing_items_empty(tmp_path):
+    path = tmp_path / "Toys_item2attributes.json"
+    path.write_text('{"1": [5, 2, 5], "3": [7]}')
+    attributes = parse_item_attributes(path, n_items=4)
+    assert [a.tolist() for a in attributes] == [[], [2, 5], [], [7], []]
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("[1, 2]", ["expected a JSON object", "list"]),
+        ('{"1": [2], ', ["expected a JSON object"]),
+        ('{"0": [2]}', ["item id '0'", "1..4"]),
+        ('{"9": [2]}', ["item id '9'", "1..4"]),
+        ('{"x": [2]}', ["item id 'x'"]),
+        ('{"2": [0]}', ["item 2", "positive integer"]),
+        ('{"2": "7"}', ["item 2", "positive integer"]),
+    ],
+)
+def test_malformed_item_attributes_name_the_file(tmp_path, content, words):
+    path = tmp_path / "attributes.json"
+    path.write_text(content)
+    with pytest.raises(DataError) as caught:
+        parse_item_attributes(path, n_items=4)
+    message = str(caught.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message
 
 
 def test_unknown_dataset_has_no_parser(monkeypatch, tmp_path):
