@@ -6,7 +6,7 @@ initialisations of its item embeddings.
     # --dataset ml-100k | toys (S3-Rec's Amazon Toys and Games, attributes as the side information)
     # --init random | raw | pmgt;  --model mlp | neumf | sasrec (chapter 1's model)
     # ablations of pre-training: --alpha 0, --no-structure, --no-feature, --keep-centre (the
-    # official code's sampling)
+    # official code's sampling), --in-context-positive (the one-pass shortcut that collapses)
 
 Evaluation (``evaluation.instances``): every later-period validation / test position is an instance
 ranked against 1,000 different items the user had not interacted with (the official protocol, whose
@@ -217,6 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-structure", action="store_true")
     parser.add_argument("--no-feature", action="store_true")
     parser.add_argument("--keep-centre", action="store_true", help="the official code's sampling")
+    parser.add_argument("--in-context-positive", action="store_true",
+                        help="structure loss from one pass: the positive is a context position (collapses)")
     add_run_arguments(parser, "results/pmgt/ml-100k.json")
     args = parser.parse_args(argv)
     began = time.perf_counter()
@@ -230,7 +232,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.init == "pmgt":
         pre = PretrainConfig(epochs=args.pretrain_epochs, seed=args.seed, progress=not args.no_progress,
                              structure_weight=0.0 if args.no_structure else 1.0,
-                             feature_weight=0.0 if args.no_feature else 1.0)
+                             feature_weight=0.0 if args.no_feature else 1.0,
+                             in_context_positive=args.in_context_positive)
         embeddings, report["pretraining"] = pmgt_embeddings(data, pre, args.alpha, not args.keep_centre, device)
     config = NCFConfig(kind="mlp" if args.model == "sasrec" else args.model, dim=args.dim, n_negatives=args.negatives, epochs=args.epochs, patience=args.patience or 5,
                        progress=not args.no_progress)

@@ -12,6 +12,8 @@ M modalities with raw sizes d_m, h the hidden size.
        A = (1 − α) · softmax(Q Kᵀ / √d) + α · softmax(1 − cos(D_i, D_j) + I)
    D is the block's input; the second term gives more weight to context nodes unlike the others,
    so that the centre's summary is not a copy of its most similar neighbour. α = 0 is plain attention.
+4. The pooler (both public codes): z = W_p x⁽ᴸ⁾_0 + b_p, a linear map of the centre's output — the
+   item's vector, which the structure loss compares and the export writes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class PMGTConfig:
     intermediate: int = 64
     context_size: int = 10  # K
     alpha: float = 0.2  # weight of the diversity term; 0: plain softmax attention
-    dropout: float = 0.1
+    dropout: float = 0.0  # the official code's default: the export then sees what training saw
 
     def __post_init__(self):
         if not self.feature_sizes:
@@ -73,8 +75,10 @@ class DiversityAttention(nn.Module):
         self.out = nn.Linear(config.hidden, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
 
-    def weights(self, x: Tensor, real: Tensor) -> Tensor:
-        """x (B, S, h), real (B, S) bool → attention A (B, heads, S, S); padded keys get 0."""
+    def weights(self, x: Tensor, real: Tensor, alpha: float | None = None) -> Tensor:
+        """x (B, S, h), real (B, S) bool → attention A (B, heads, S, S); padded keys get 0.
+        ``alpha`` overrides the block's α (0: the plain softmax part alone)."""
+        alpha = self.alpha if alpha is None else alpha
         B, S, h = x.shape
         q, k, _ = self.qkv(x).split(h, dim=-1)
         q = q.view(B, S, self.heads, h // self.heads).transpose(1, 2)  # (B, H, S, d)
@@ -83,13 +87,13 @@ class DiversityAttention(nn.Module):
         # softmax(Q Kᵀ / √d)
         similarity = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # (B, H, S, S)
         attention = torch.softmax(similarity.masked_fill(blocked, float("-inf")), dim=-1)
-        if self.alpha == 0:
+        if alpha == 0:
             return attention
         # softmax(1 − cos(D_i, D_j) + I): D is the block input, shared by the heads
         unit = F.normalize(x, dim=-1)
         diversity = 1.0 - unit @ unit.transpose(1, 2) + torch.eye(S, device=x.device)  # (B, S, S)
         diverse = torch.softmax(diversity.unsqueeze(1).masked_fill(blocked, float("-inf")), dim=-1)
-        return (1.0 - self.alpha) * attention + self.alpha * diverse
+        return (1.0 - alpha) * attention + alpha * diverse
 
     def forward(self, x: Tensor, real: Tensor) -> Tensor:
         B, S, h = x.shape
@@ -136,6 +140,7 @@ class PMGT(nn.Module):
         self.norm = nn.LayerNorm(config.hidden)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.pooler = nn.Linear(config.hidden, config.hidden)  # z = W_p x⁽ᴸ⁾_0 + b_p
         # heads of masked node-feature reconstruction: h → x_m
         self.reconstruct = nn.ModuleList(nn.Linear(config.hidden, size) for size in config.feature_sizes)
 
@@ -163,6 +168,11 @@ class PMGT(nn.Module):
         for block in self.blocks:
             x = block(x, real)
         return x
+
+    def item_vectors(self, ids: Tensor, use_mask_token: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """ids (B, S) → (z (B, h) the pooled centre vectors, hidden states (B, S, h))."""
+        hidden = self(ids, use_mask_token)
+        return self.pooler(hidden[:, 0]), hidden
 
     def attention_maps(self, ids: Tensor) -> list[Tensor]:
         """The attention weights of every block (eval mode): [(B, heads, S, S)]."""

@@ -7,6 +7,12 @@ Item embeddings q_i start from one of three initialisations of the same size and
 ``random`` (N(0, σ²)), ``raw`` (the items' raw features, projected) and ``pmgt`` (the exported PMGT
 embeddings, projected); the projection is PCA to d dimensions rescaled to standard deviation σ, so
 that only the *directions* differ between the three. Row 0 is the padding id.
+
+Speed (``factorised=True``, the default): the tower's first layer on [p_u ; q_i] is W [p_u ; q_i] + b
+= (W_u p_u + b) + W_i q_i, so W_i q_i is computed once per *item* and looked up for every pair,
+instead of a (2d → d) product per (user, candidate) pair — 5× fewer multiplications when a user's
+candidates are the whole catalogue. ``factorised=False`` is the literal form; a test proves that the
+two give the same scores.
 """
 
 from __future__ import annotations
@@ -44,12 +50,12 @@ def raw_feature_matrix(features: list[Tensor], present: Tensor) -> Tensor:
 
 class NCF(nn.Module):
     def __init__(self, n_users: int, n_items: int, dim: int = 64, kind: str = "mlp",
-                 item_init: Tensor | None = None, std: float = 0.1):
+                 item_init: Tensor | None = None, std: float = 0.1, factorised: bool = True):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         assert dim % 2 == 0, f"dim must be even (the tower halves it), got {dim}"
-        self.kind = kind
+        self.kind, self.factorised = kind, factorised
         self.users_mlp, self.items_mlp = nn.Embedding(n_users + 1, dim), nn.Embedding(n_items + 1, dim)
         self.tower = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, dim // 2), nn.ReLU())
         width = dim // 2
@@ -73,9 +79,19 @@ class NCF(nn.Module):
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         """users (B,), items (B, C) → scores ŷ (B, C)."""
-        C = items.shape[1]
-        p = self.users_mlp(users).unsqueeze(1).expand(-1, C, -1)  # (B, C, d)
-        hidden = self.tower(torch.cat([p, self.items_mlp(items)], -1))  # (B, C, d/2)
+        C, first, rest = items.shape[1], self.tower[0], self.tower[1:]
+        if self.factorised:  # W [p_u ; q_i] + b = (W_u p_u + b) + W_i q_i
+            d = self.users_mlp.embedding_dim
+            user_part = self.users_mlp(users) @ first.weight[:, :d].T + first.bias  # (B, d)
+            if items.numel() >= self.items_mlp.num_embeddings:  # many candidates: the whole table once
+                item_part, where = self.items_mlp.weight @ first.weight[:, d:].T, items  # (n_items + 1, d)
+            else:  # a training batch: each of its items once
+                distinct, where = items.unique(return_inverse=True)
+                item_part = self.items_mlp(distinct) @ first.weight[:, d:].T  # (U, d)
+            hidden = rest(user_part.unsqueeze(1) + item_part[where])  # (B, C, d/2)
+        else:
+            p = self.users_mlp(users).unsqueeze(1).expand(-1, C, -1)  # (B, C, d)
+            hidden = self.tower(torch.cat([p, self.items_mlp(items)], -1))  # (B, C, d/2)
         if self.kind == "neumf":
             gmf = self.users_gmf(users).unsqueeze(1) * self.items_gmf(items)  # (B, C, d): p_u ⊙ q_i
             hidden = torch.cat([gmf, hidden], -1)

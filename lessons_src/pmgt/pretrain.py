@@ -1,22 +1,29 @@
 """Pre-training PMGT through the book's training loop, and the export of item embeddings.
 
-One step: a batch of centres → MCNSampling contexts (fresh each epoch) → 80/10/10 masking →
-PMGT → L = λ_s L_s + λ_f L_f. The export runs the trained model once per item in eval mode with a
-context drawn from a fixed seed and **nothing masked** (the official code exports with neighbours
-still masked), and keeps the centre's output: the same model and seed give the same embeddings.
+One step: a batch of B centres c, for each a positive p (a graph neighbour, ∝ edge weight) and a
+negative n (a graph item that is not a neighbour) → the 3B sequences [v, v's MCNSampling context]
+(fresh draws every step) → 80/10/10 masking → PMGT, one pass → the pooled vectors z_c, z_p, z_n →
+L = λ_s L_s(z_c, z_p, z_n) + λ_f L_f (over the masked positions of all 3B sequences, as the official
+code averages its three feature losses).
+
+The export runs the trained model once per item in eval mode with a context drawn from a fixed seed
+and **nothing masked** (the official code exports with neighbours still masked), and keeps the
+pooled centre vector at unit length, as the official export (the loss sees only cosines, so a
+vector's length carries nothing it was trained for): the same model and seed give the same
+embeddings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..training.device import evaluating
 from ..training.loop import LoopConfig, LoopResult, Task, train_loop
-from .losses import feature_loss, structure_loss
+from .losses import feature_loss, in_context_pairs, structure_loss
 from .masking import mask_context
 from .model import PMGT
 from .sampling import ContextSampler
@@ -30,6 +37,7 @@ class PretrainConfig:
     weight_decay: float = 0.01
     mask_rate: float = 0.2
     structure_weight: float = 1.0  # λ_s; 0: no structure loss (an ablation)
+    in_context_positive: bool = False  # the one-pass shortcut of losses.in_context_pairs (it collapses)
     feature_weight: float = 1.0  # λ_f; 0: no feature reconstruction (an ablation)
     seed: int = 0
     progress: bool = True
@@ -43,14 +51,28 @@ def sequences_of(centres: Tensor, contexts: Tensor) -> Tensor:
 
 def pretraining_loss(model: PMGT, sampler: ContextSampler, centres: Tensor, config: PretrainConfig,
                      generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """centres (B,) → (L, tally [L, L_s, L_f])."""
+    """centres (B,) with neighbours → (L, tally [L, L_s, L_f])."""
     device = next(model.parameters()).device
-    ids = sequences_of(centres, sampler.sample(centres, generator).items)  # (B, 1 + K) on the CPU
+    if config.in_context_positive:
+        nodes = centres
+    else:
+        positives = sampler.draw_neighbours(centres.view(-1, 1), 1, generator)[:, 0]  # (B,) ∝ weight
+        negatives = sampler.draw_non_neighbours(centres, generator)  # (B,), NO_ITEM if none exists
+        has_negative = negatives >= 0
+        nodes = torch.cat([centres, positives, torch.where(has_negative, negatives, centres)])  # (3B,)
+    ids = sequences_of(nodes, sampler.sample(nodes, generator).items)  # (3B, 1 + K) on the CPU
     batch = mask_context(ids, sampler.n_items, config.mask_rate, generator)
-    outputs = model(batch.inputs.to(device), batch.use_mask_token.to(device))  # (B, S, h)
+    z, outputs = model.item_vectors(batch.inputs.to(device), batch.use_mask_token.to(device))  # (3B, h), (3B, S, h)
     targets = batch.targets.to(device)
     zero = outputs.sum() * 0.0
-    l_s = structure_loss(outputs, targets, generator) if config.structure_weight else zero
+    if not config.structure_weight:
+        l_s = zero
+    elif config.in_context_positive:
+        centre, positive, negative, has_negative = in_context_pairs(outputs, targets, generator)
+        l_s = structure_loss(*(model.pooler(v) for v in (centre, positive, negative)), has_negative.to(device)) \
+            if len(centre) else zero
+    else:
+        l_s = structure_loss(*z.split(len(centres)), has_negative.to(device))
     if config.feature_weight:
         raw, present = model.raw_features(targets.clamp_min(0))
         l_f = feature_loss(outputs, batch.masked.to(device), raw, present, model.reconstruct)
@@ -62,7 +84,7 @@ def pretraining_loss(model: PMGT, sampler: ContextSampler, centres: Tensor, conf
 
 def pretrain(model: PMGT, sampler: ContextSampler, config: PretrainConfig) -> LoopResult:
     """Pre-train on every item that has at least one neighbour; returns the loop's history."""
-    centres = torch.from_numpy(np.flatnonzero(np.diff(sampler.indptr.numpy()) > 0))
+    centres = sampler.graph_items
     if len(centres) < 2:
         raise ValueError("pre-training needs at least two items with neighbours in the graph")
     generator = torch.Generator().manual_seed(config.seed)
@@ -86,7 +108,8 @@ def pretrain(model: PMGT, sampler: ContextSampler, config: PretrainConfig) -> Lo
 
 def export_embeddings(model: PMGT, sampler: ContextSampler, seed: int = 0, batch_size: int = 512,
                       mask_rate: float = 0.0) -> Tensor:
-    """(n_items, h): each item's centre output over an unmasked context drawn with ``seed``.
+    """(n_items, h): each item's pooled centre vector, unit length, over an unmasked context drawn
+    with ``seed``.
 
     ``mask_rate`` > 0 reproduces the official code's export, which still masks that share of every
     context (as in training): the embedding then depends on which neighbours the draw hid."""
@@ -99,8 +122,8 @@ def export_embeddings(model: PMGT, sampler: ContextSampler, seed: int = 0, batch
             ids = sequences_of(centres, sampler.sample(centres, generator).items)
             if mask_rate:
                 batch = mask_context(ids, sampler.n_items, mask_rate, generator)
-                outputs = model(batch.inputs.to(device), batch.use_mask_token.to(device))
+                z, _ = model.item_vectors(batch.inputs.to(device), batch.use_mask_token.to(device))
             else:
-                outputs = model(ids.to(device))
-            rows.append(outputs[:, 0].cpu())
+                z, _ = model.item_vectors(ids.to(device))
+            rows.append(F.normalize(z, dim=-1).cpu())
     return torch.cat(rows)

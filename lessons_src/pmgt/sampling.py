@@ -11,6 +11,10 @@ The official code leaves the centre in, so an item is often its own "neighbour" 
 
 All draws of a batch of centres happen at once: the CSR rows become one cumulative-weight array and a
 weighted draw from row r is a ``searchsorted`` of a uniform number inside r's slice of it.
+
+The structure loss (``losses.py``) needs, for each centre, one **positive** — a graph neighbour drawn
+∝ edge weight (``draw_neighbours``) — and one **negative** — an item of the graph that is neither the
+centre nor one of its neighbours, drawn uniformly (``draw_non_neighbours``).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class ContextSampler:
         self.indices = torch.from_numpy(weights.indices.astype(np.int64))  # (E,)
         self.cumulative = torch.from_numpy(np.cumsum(weights.data, dtype=np.float64))  # (E,)
         self.cumulative0 = torch.cat([torch.zeros(1, dtype=torch.float64), self.cumulative])  # (E + 1,)
+        self.graph_items = torch.from_numpy(np.flatnonzero(np.diff(weights.indptr) > 0))  # (G,) sorted
 
     def draw_neighbours(self, nodes: Tensor, draws: int, generator: torch.Generator | None = None) -> Tensor:
         """nodes (B, F) int64 (NO_ITEM allowed) → (B, F·draws) neighbours drawn ∝ edge weight."""
@@ -68,6 +73,35 @@ class ContextSampler:
             else torch.full_like(edge, NO_ITEM)
         drawn = torch.where(has_neighbours.unsqueeze(-1), drawn, torch.full_like(drawn, NO_ITEM))
         return drawn.flatten(1)  # (B, F·draws)
+
+    def draw_non_neighbours(self, centres: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """centres (B,) → (B,) one graph item per centre, uniform over those that are neither the centre
+        nor its neighbours; NO_ITEM where every graph item is excluded.
+
+        Exact, without rejection: with the excluded items' ranks e_0 < e_1 < … among the graph items,
+        the k-th allowed rank is k + #{j : e_j − j ≤ k} (e_j − j counts the allowed ranks below e_j)."""
+        centres = torch.as_tensor(centres, dtype=torch.int64)
+        n_graph, batch = len(self.graph_items), len(centres)
+        start, end = self.indptr[centres], self.indptr[centres + 1]  # (B,) neighbour slices
+        lengths = end - start
+        row = torch.repeat_interleave(torch.arange(batch), lengths)  # (N,) the batch row of each neighbour
+        offset = torch.arange(len(row)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        neighbours = self.indices[start[row] + offset]  # (N,)
+        centre_in_graph = lengths > 0  # an isolated centre is not a graph item: nothing more to exclude
+        row = torch.cat([row, torch.arange(batch)[centre_in_graph]])
+        excluded = torch.searchsorted(self.graph_items, torch.cat([neighbours, centres[centre_in_graph]]))
+        order = torch.argsort(row * (n_graph + 1) + excluded)  # by row, then by rank
+        row, excluded = row[order], excluded[order]
+        counts = torch.bincount(row, minlength=batch)  # (B,) excluded items per row
+        first = torch.cumsum(counts, 0) - counts
+        below = excluded - (torch.arange(len(row)) - first[row])  # e_j − j, non-decreasing in each row
+        allowed = n_graph - counts  # (B,)
+        k = (torch.rand(batch, generator=generator, dtype=torch.float64) * allowed).long()  # (B,) uniform
+        key = row * (n_graph + 1) + below  # sorted over the whole batch
+        at_or_below = torch.searchsorted(key, torch.arange(batch) * (n_graph + 1) + k, right=True) - first
+        drawn = self.graph_items[(k + at_or_below).clamp(max=max(n_graph - 1, 0))] if n_graph \
+            else torch.full_like(centres, NO_ITEM)
+        return torch.where(allowed > 0, drawn, torch.full_like(drawn, NO_ITEM))
 
     def hop_scores(self, centres: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """centres (B,) → score (B, n) = Σ_h β_h · #draws of v at hop h, and first hop (B, n) (0: never)."""

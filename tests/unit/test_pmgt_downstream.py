@@ -54,11 +54,12 @@ def test_raw_features_of_a_missing_modality_are_zero():
     assert matrix[5, :8].norm() == pytest.approx(1.0)
 
 
-def test_ncf_scores_by_hand():
+@pytest.mark.parametrize("factorised", [True, False])
+def test_ncf_scores_by_hand(factorised):
     torch.manual_seed(0)
     init = torch.randn(11, 4)
     for kind in ("mlp", "neumf"):
-        model = NCF(n_users=5, n_items=10, dim=4, kind=kind, item_init=init)
+        model = NCF(n_users=5, n_items=10, dim=4, kind=kind, item_init=init, factorised=factorised)
         assert torch.equal(model.items_mlp.weight, init)
         users, items = torch.tensor([2, 4]), torch.tensor([[1, 7, 3], [9, 9, 2]])
         scores = model(users, items)
@@ -72,6 +73,21 @@ def test_ncf_scores_by_hand():
                 assert torch.allclose(scores[b, c], model.output(hidden).squeeze(), atol=1e-6)
     with pytest.raises(ValueError, match="item_init"):
         NCF(5, 10, dim=4, item_init=torch.zeros(10, 4))
+
+
+@pytest.mark.parametrize("kind", ["mlp", "neumf"])
+def test_the_factorised_first_layer_changes_neither_scores_nor_gradients(kind):
+    torch.manual_seed(0)
+    fast = NCF(n_users=20, n_items=50, dim=8, kind=kind, factorised=True)
+    literal = NCF(n_users=20, n_items=50, dim=8, kind=kind, factorised=False)
+    literal.load_state_dict(fast.state_dict())
+    users, items = torch.randint(0, 21, (6,)), torch.randint(0, 51, (6, 9))
+    a, b = fast(users, items), literal(users, items)
+    assert torch.allclose(a, b, atol=1e-6)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for (name, x), y in zip(fast.named_parameters(), literal.parameters()):
+        assert torch.allclose(x.grad, y.grad, atol=1e-6), name
 
 
 @pytest.mark.parametrize("init, model, dataset", [("raw", "mlp", "ml-100k"), ("pmgt", "neumf", "ml-100k"),

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from lessons_src.pmgt.graph import build_item_graph
-from lessons_src.pmgt.losses import feature_loss, structure_loss
+from lessons_src.pmgt.losses import feature_loss, in_context_pairs, structure_loss
 from lessons_src.pmgt.masking import mask_context
 from lessons_src.pmgt.model import PMGT, DiversityAttention, ModalityFusion, PMGTConfig
 from lessons_src.pmgt.pretrain import PretrainConfig, export_embeddings, pretrain, sequences_of
@@ -147,21 +147,55 @@ def test_structure_loss_is_lower_for_true_neighbours_after_training():
 
 
 def test_structure_loss_by_hand():
+    centre, positive, negative = torch.randn(3, 4, 5).unbind(0)
+    has_negative = torch.tensor([True, False, True, True])
+    loss = structure_loss(centre, positive, negative, has_negative)
+    terms = []
+    for b in range(4):
+        cp = F.cosine_similarity(centre[b], positive[b], dim=0)
+        cn = F.cosine_similarity(centre[b], negative[b], dim=0)
+        push = -torch.log(1 - torch.sigmoid(cn)) if has_negative[b] else 0.0
+        terms.append(-torch.log(torch.sigmoid(cp)) + push)
+    assert torch.allclose(loss, torch.stack(terms).mean(), atol=1e-6)
+    assert torch.allclose(structure_loss(centre, positive, negative),
+                          structure_loss(centre, positive, negative, torch.ones(4, dtype=torch.bool)))
+
+
+def test_the_in_context_shortcut_reads_its_pairs_from_one_pass():
     outputs = torch.randn(3, 4, 5)
     ids = torch.tensor([[0, 1, -1, -1], [1, 2, 3, -1], [2, -1, -1, -1]])  # row 2 has no context
-    generator = torch.Generator().manual_seed(0)
-    loss = structure_loss(outputs, ids, generator)
+    centre, positive, negative, _ = in_context_pairs(outputs, ids, torch.Generator().manual_seed(0))
     # replay the generator to know which positive and which shift it used
     replay = torch.Generator().manual_seed(0)
     key = torch.rand(3, 3, generator=replay).masked_fill(ids[:, 1:] < 0, -1.0)
     positive_at = 1 + key.argmax(1)
     shift = int(torch.randint(1, 3, (1,), generator=replay))
-    terms = []
-    for b in (0, 1):  # rows with context
-        c, p, n = outputs[b, 0], outputs[b, positive_at[b]], outputs[(b - shift) % 3, 0]
-        cp, cn = F.cosine_similarity(c, p, dim=0), F.cosine_similarity(c, n, dim=0)
-        terms.append(-torch.log(torch.sigmoid(cp)) - torch.log(1 - torch.sigmoid(cn)))
-    assert torch.allclose(loss, torch.stack(terms).mean(), atol=1e-6)
+    assert len(centre) == 2  # the row without context is left out
+    for b in (0, 1):
+        assert torch.equal(centre[b], outputs[b, 0]) and torch.equal(positive[b], outputs[b, positive_at[b]])
+        assert torch.equal(negative[b], outputs[(b - shift) % 3, 0])
+
+
+def test_negatives_are_uniform_over_the_graph_items_that_are_not_neighbours():
+    rng = np.random.default_rng(0)
+    graph = build_item_graph(rng.integers(0, 30, 300), rng.integers(1, 25, 300), 26, min_users=2)
+    sampler = ContextSampler(graph)
+    graph_items = set(np.flatnonzero(graph.degrees > 0).tolist())
+    centres = torch.arange(26).repeat(3000)
+    drawn = sampler.draw_non_neighbours(centres, torch.Generator().manual_seed(0))
+    checked = 0
+    for centre in range(26):
+        allowed = sorted(graph_items - set(graph.neighbours(centre).tolist()) - {centre})
+        got = drawn[centres == centre].numpy()
+        if not allowed:
+            assert (got == -1).all()
+            continue
+        values, counts = np.unique(got, return_counts=True)
+        assert values.tolist() == allowed  # every allowed item, nothing else
+        expected = 3000 / len(allowed)
+        assert np.abs(counts - expected).max() < 5 * np.sqrt(expected)  # uniform within 5 sd
+        checked += len(allowed) > 1
+    assert checked >= 3  # the graph leaves several centres a choice
 
 
 def test_export_is_deterministic_and_unmasked():
@@ -171,12 +205,12 @@ def test_export_is_deterministic_and_unmasked():
     model.train()
     a, b = export_embeddings(model, sampler, seed=5), export_embeddings(model, sampler, seed=5)
     assert torch.equal(a, b) and model.training  # eval inside, mode restored after
-    # it is the centre output over the seed's context with no [MASK] input
+    # it is the pooled centre vector, at unit length, over the seed's context with no [MASK] input
     contexts = sampler.sample(torch.arange(12), torch.Generator().manual_seed(5)).items
     model.eval()
     with torch.no_grad():
-        direct = model(sequences_of(torch.arange(12), contexts))[:, 0]
-    assert torch.allclose(a, direct, atol=1e-6)
+        direct = model.pooler(model(sequences_of(torch.arange(12), contexts))[:, 0])
+    assert torch.allclose(a, F.normalize(direct, dim=-1), atol=1e-6)
 
 
 def test_the_official_masked_export_hides_neighbours_and_the_default_does_not():
