@@ -32,6 +32,7 @@ from ..evaluation.negatives import HistoryIndex
 from ..training.device import make_generator, pick_device, seed_everything
 from ..training.loop import LoopConfig, Task, train_loop
 from ..training.report import add_run_arguments, run_report, training_fields, write_report
+from . import geometry
 from .data import LOADERS, PMGTData
 from .model import PMGT, PMGTConfig
 from ..sasrec.model import SASRec, SASRecConfig, sasrec_loss
@@ -235,6 +236,11 @@ def main(argv: list[str] | None = None) -> dict:
                              feature_weight=0.0 if args.no_feature else 1.0,
                              in_context_positive=args.in_context_positive)
         embeddings, report["pretraining"] = pmgt_embeddings(data, pre, args.alpha, not args.keep_centre, device)
+        graph_items = np.flatnonzero(data.graph.degrees > 0)
+        report["pretraining"]["geometry"] = {
+            "pmgt": geometry.describe(embeddings, graph_items, data.graph.weights),
+            "raw": geometry.describe(raw_feature_matrix(data.features, data.present), graph_items, data.graph.weights),
+            "graph density": geometry.density(data.graph.weights, graph_items)}
     config = NCFConfig(kind="mlp" if args.model == "sasrec" else args.model, dim=args.dim, n_negatives=args.negatives, epochs=args.epochs, patience=args.patience or 5,
                        progress=not args.no_progress)
     init = item_init(data, args.init, config.dim, config.std, embeddings)
