@@ -59,12 +59,12 @@ class NCFConfig:
 
 
 def pretrained_model(data: PMGTData, pretrain_config: PretrainConfig, alpha: float = 0.2,
-                     exclude_centre: bool = True, device: torch.device | str = "cpu"
+                     exclude_centre: bool = True, device: torch.device | str = "cpu", dropout: float = 0.0
                      ) -> tuple[PMGT, ContextSampler, dict]:
-    """Pre-train PMGT on the early-period graph: (model, its sampler, a log for the results file)."""
+    """Pre-train PMGT on the data's item graph: (model, its sampler, a log for the results file)."""
     sampler = ContextSampler(data.graph, exclude_centre=exclude_centre)
     seed_everything(pretrain_config.seed)
-    config = PMGTConfig(feature_sizes=[f.shape[1] for f in data.features], alpha=alpha)
+    config = PMGTConfig(feature_sizes=[f.shape[1] for f in data.features], alpha=alpha, dropout=dropout)
     model = PMGT(config, data.features, data.present).to(device)
     result = pretrain(model, sampler, pretrain_config)
     return model, sampler, {"model": asdict(config), "pretrain": asdict(pretrain_config),
