@@ -18,6 +18,7 @@ two give the same scores.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 INITS = ("random", "raw", "pmgt")
@@ -57,7 +58,8 @@ class NCF(nn.Module):
         assert dim % 2 == 0, f"dim must be even (the tower halves it), got {dim}"
         self.kind, self.factorised = kind, factorised
         self.users_mlp, self.items_mlp = nn.Embedding(n_users + 1, dim), nn.Embedding(n_items + 1, dim)
-        self.tower = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, dim // 2), nn.ReLU())
+        self.tower = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim // 2),
+                                   nn.ReLU(inplace=True))
         width = dim // 2
         if kind == "neumf":
             self.users_gmf, self.items_gmf = nn.Embedding(n_users + 1, dim), nn.Embedding(n_items + 1, dim)
@@ -88,7 +90,7 @@ class NCF(nn.Module):
             else:  # a training batch: each of its items once
                 distinct, where = items.unique(return_inverse=True)
                 item_part = self.items_mlp(distinct) @ first.weight[:, d:].T  # (U, d)
-            hidden = rest(user_part.unsqueeze(1) + item_part[where])  # (B, C, d/2)
+            hidden = rest(F.embedding(where, item_part).add_(user_part.unsqueeze(1)))  # (B, C, d/2)
         else:
             p = self.users_mlp(users).unsqueeze(1).expand(-1, C, -1)  # (B, C, d)
             hidden = self.tower(torch.cat([p, self.items_mlp(items)], -1))  # (B, C, d/2)
