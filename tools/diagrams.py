@@ -1434,8 +1434,9 @@ def pmgt() -> Diagram:
     rail = 500.0  # residual bypasses of the block
 
     # ---- the item graph of the early period --------------------------------------------------------
-    early = d.box(88, 26, 160, 36, "ML-100k ratings before\nthe median time (early half)", "data", size=FS_SMALL)
-    graph = d.box(350, 26, 348, 36, "item graph: an edge where ≥ 3 users rated both ($w_{uv}$ of them)\n"
+    early = d.box(88, 26, 160, 36, "ML-100k: the early half;\nToys: half of the users", "data",
+                  size=FS_SMALL)
+    graph = d.box(350, 26, 348, 36, "item graph: an edge where ≥ 3 users (Toys: 2) had both ($w_{uv}$)\n"
                   "$w'_{uv} = (\\log w_{uv} + 1)\\, /\\, (\\log\\sqrt{\\deg_u \\deg_v} + 1)$", "norm",
                   size=FS_SMALL)
     d.arrow(early.right, graph.left)
@@ -1444,7 +1445,7 @@ def pmgt() -> Diagram:
     f = 62.0
     d.frame(8, f, 532, f + 116)
     d.text(15, f + 10, "MCNSampling: the context of a centre item $h$", size=FS, color=INK, weight="bold")
-    d.text(525, f + 10, "drawn afresh every epoch", ha="right")
+    d.text(525, f + 10, "drawn afresh at every step", ha="right")
     d.arrow(graph.bottom, (graph.cx, f))
     centre = d.box(40, f + 42, 36, 34, "$h$", "data")
     hops = [d.box(130 + n * 146, f + 42, 126, 34, text, "mix", size=FS_SMALL, linespacing=1.25)
@@ -1501,7 +1502,7 @@ def pmgt() -> Diagram:
     d.arrow((lx, ry[0]), mods[0].left)
     d.arrow((lx, ry[0]), (lx, ry[1]), mods[1].left)
     x0 = d.box(mx, n0 + 112, 276, 34, "$\\mathbf{x}^{(0)}_s = \\mathrm{LayerNorm}(\\mathbf{e}_s + \\mathbf{p}_s)$, "
-               "dropout 0.1\n$\\mathbf{e}_s$ replaced by $\\mathbf{m}$ at the [M] drawn for it (80 %)", "norm",
+               "no dropout\n$\\mathbf{e}_s$ replaced by $\\mathbf{m}$ at the [M] drawn for it (80 %)", "norm",
                size=FS_SMALL)
     d.arrow(gate.bottom, (gate.cx, x0.y0))
     pos = d.box(78, n0 + 112, 116, 34, "position emb. $\\mathbf{p}_s$\n0: centre, 1 … $K$: rank", "data",
@@ -1537,25 +1538,26 @@ def pmgt() -> Diagram:
     oy = b0 + 190
     d.line(add2.bottom, (mx, oy))
     d.dot(mx, oy)
-    d.text(mx + 6, oy - 6, "$\\mathbf{z}_0 \\ldots \\mathbf{z}_K$", color=INK)
-    ls = d.box(139, oy + 38, 254, 50, "graph-structure reconstruction $L_s$ (BCE)\n"
-               "$\\sigma(\\cos(\\mathbf{z}_0, \\mathbf{z}_+))$ → 1, $\\mathbf{z}_+$: a context node\n"
-               "$\\sigma(\\cos(\\mathbf{z}_0, \\mathbf{z}_-))$ → 0, $\\mathbf{z}_-$: an in-batch centre", "loss",
+    d.text(mx + 6, oy - 10, "$\\mathbf{x}^{(L)}_0 \\ldots \\mathbf{x}^{(L)}_K$", color=INK)
+    ls = d.box(139, oy + 38, 254, 50, "$L_s$ (BCE) on pooled $\\mathbf{z}_v = \\mathbf{W}_p \\mathbf{x}^{(L)}_0 + "
+               "\\mathbf{b}_p$\n"
+               "$\\sigma(\\cos(\\mathbf{z}_c, \\mathbf{z}_p))$ → 1, $p$: a neighbour (∝ $w'$)\n"
+               "$\\sigma(\\cos(\\mathbf{z}_c, \\mathbf{z}_n))$ → 0, $n$: a non-neighbour", "loss",
                size=FS_SMALL)
     lf = d.box(403, oy + 38, 254, 50, "masked node-feature reconstruction $L_f$:\n"
-               "$\\|\\mathbf{W}'_m\\mathbf{z}_s - \\mathbf{x}_m(s)\\|^2 / d_m$ per modality present,\n"
+               "$\\|\\mathbf{W}'_m\\mathbf{x}^{(L)}_s - \\mathbf{x}_m(s)\\|^2 / d_m$ per modality present,\n"
                "at the masked positions $s$ only", "loss", size=FS_SMALL)
     for b in (ls, lf):
         d.arrow((mx, oy), (b.cx, oy), b.top)
-    total = d.box(270, oy + 86, 440, 22, "$L = L_s + L_f$;  AdamW, lr $10^{-3}$, weight decay 0.01, 20 epochs",
-                  "loss", size=FS_SMALL)
+    total = d.box(270, oy + 86, 520, 22, "$L = L_s + L_f$ over the sequences of $c$, $p$ and $n$ (each a centre);  "
+                  "AdamW, lr $10^{-3}$, 20 epochs", "loss", size=FS_SMALL)
     for b in (ls, lf):
         d.arrow(b.bottom, (b.cx, total.y0))
 
     # ---- export and the downstream recommenders ----------------------------------------------------
     ey = oy + 138
     export = d.box(120, ey, 224, 46, "export: eval mode, a fixed-seed context,\n"
-                   "nothing masked → $\\mathbf{z}_0$ of every item, 128-d\n"
+                   "nothing masked → unit-length $\\mathbf{z}_v$, 128-d\n"
                    "(switch: the official code still masks)", "data", size=FS_SMALL)
     d.arrow((export.cx, total.y1), export.top)
     d.text(export.cx + 6, (total.y1 + export.y0) / 2, "after pre-training", color=INK)

@@ -55,7 +55,7 @@ def load_runs(folder: str | Path | None = None) -> pd.DataFrame:
 def summarise(runs: pd.DataFrame, by=("dataset", "model", "init", "variant", "protocol"),
               metrics=("Recall@10", "NDCG@10"), digits: int = 4) -> pd.DataFrame:
     """'mean ± sd' over the seeds of each group, and the number of seeds."""
-    grouped = runs.groupby(list(by), sort=False)
+    grouped = runs.groupby(list(by), sort=False, observed=True)
     mean, spread = grouped[list(metrics)].mean(), grouped[list(metrics)].std()
     shown = mean.map(f"{{:.{digits}f}}".format) + " ± " + spread.map(f"{{:.{digits}f}}".format)
     shown["seeds"] = grouped.size()
