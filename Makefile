@@ -79,10 +79,11 @@ test-notebooks: venv
 
 # The same re-execution with ATen's generic (non-SIMD) kernels and one thread: the committed outputs
 # must not depend on the CPU they were made on (tools/nbval_matrix.sh runs the whole matrix:
-# native / avx2 / default kernels × 1 / 2 threads).
+# native / avx2 / default kernels × 1 / 2 threads). One thread per kernel leaves cores free, so two
+# notebooks run at a time (xdist; --dist loadscope keeps each notebook's cells in order in one worker).
 test-notebooks-portable: venv
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	  $(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
+	  $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadscope $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
 
 # Builds the kit, grades the instructor editions (full marks), the blank student editions (zero)
 # and a submission with one wrong answer (partial marks, the checker's message), checks for leaks.
