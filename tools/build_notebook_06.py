@@ -450,7 +450,7 @@ neither is privileged. Their values differ (about 1.4 and 0.04 on MovieLens), bu
 their gradients; weights $\lambda_s, \lambda_f$ are switches of `PretrainConfig`, and the ablations
 set one of them to 0. Pre-training runs through the book's training loop
 (`lessons_src/training/loop.py`), with AdamW at $10^{-3}$ and no dropout (the official setting). The
-quick run below is the committed runs' pre-training, 20 epochs (about a minute on two CPU cores).
+quick run below is the committed runs' pre-training, 20 epochs (about 40 s on two CPU cores).
 """)
 
 code("pmgt-pretrain", r'''
@@ -500,9 +500,8 @@ md("pmgt-shortcut", r"""
 the cost of a step. A first version of this chapter's code saved it: it took the positive from the
 centre's *own* sequence — the output at one of its context positions — and the negative from the
 centre of *another* sequence of the batch, so that one pass gave everything. Its structure loss
-fell from 1.66 to 1.30, comfortably below $2 \log 2$; yet the vectors it exported were all the
-same, a mean cosine of 0.998 between two different films, and the recommenders they initialised did
-no better than a random start. What went wrong is worth seeing, because the loss curve gave no
+fell from 1.66 to 1.30, comfortably below $2 \log 2$; yet the vectors it exported were nearly all
+the same, a mean cosine of 0.998 between two different films. What went wrong is worth seeing, because the loss curve gave no
 warning. That version trained with dropout 0.1; the cell below pre-trains it again
 (`PretrainConfig(in_context_positive=True)`, kept as a switch for this purpose) and compares the
 mean cosine of 512 centres' vectors with dropout on (training mode) and off (evaluation mode, as
@@ -585,7 +584,7 @@ the 1,000 negatives are a twelfth of the catalogue). Recall@10 of one test item 
 *cold* (< 5 training interactions), *tail* (5–49) and *head* (≥ 50) — side information should
 matter most for the cold and tail items.
 
-The quick run trains NCF-MLP from the PMGT vectors above for 5 epochs (about a minute on two CPU
+The quick run trains NCF-MLP from the PMGT vectors above for 5 epochs (about 20 s on two CPU
 cores); the committed runs train up to 30 (`bash tools/pmgt_runs.sh main`, one CLI call per run):
 
 ```
