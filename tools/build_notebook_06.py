@@ -528,7 +528,7 @@ for name, model in (("one-pass shortcut, dropout 0.1", shortcut), ("PMGT as buil
 cosines["one-pass shortcut, dropout 0.1"]["final L_s"] = shortcut_log["history"][-1]["structure"]
 cosines["PMGT as built here"]["final L_s"] = log["history"][-1]["structure"]
 shortcut_table = pd.DataFrame(cosines).T
-print(shortcut_table.round(2).to_string())
+shortcut_table.round(2)
 ''', tags=["nbval-ignore-output"])
 
 code("pmgt-shortcut-check", r'''
@@ -643,14 +643,15 @@ palette = {"random": "#8c959f", "raw features": "#3d6fa8", "PMGT": "#d95f02"}
 panels = [(d, p) for d in DATASETS.values() for p in PROTOCOLS]
 fig, axes = plt.subplots(2, 2, figsize=(11, 7))
 for ax, (dataset, protocol) in zip(axes.flat, panels):
-    part = main[(main["data set"] == dataset) & (main["protocol"] == protocol)]
+    part = main[(main["data set"] == dataset) & (main["protocol"] == protocol)].copy()
+    part["recommender"] = part["recommender"].cat.remove_unused_categories()   # this data set's only
     sns.stripplot(data=part, x="recommender", y="NDCG@10", hue="item table from", dodge=True, ax=ax, size=5,
                   jitter=False, palette=palette)
     ax.set_title(f"{dataset}, {protocol}", fontsize=10)
     ax.set_xlabel("")
     ax.set_ylabel("test NDCG@10 (dots: seeds)")
     ax.tick_params(axis="x", labelsize=8)
-    ax.legend(title="item table from", fontsize=7, title_fontsize=7)
+    ax.legend(title="item table from", fontsize=7, title_fontsize=7, loc="upper left")
 plt.tight_layout()
 plt.show()
 ''', tags=["nbval-ignore-output"])
@@ -794,7 +795,7 @@ full_context = [int(i) for i in graph_items[:400]
 attention = np.array([inspect_item(pmgt_model, sampler, item, seed=0)["attention"] for item in full_context])
 by_position = pd.DataFrame({"mean": attention.mean(0), "sd over films": attention.std(0)},
                            index=["centre"] + [f"context {k}" for k in range(1, attention.shape[1])]).T
-print(by_position.round(2).to_string())
+display(by_position.round(2))
 shared = np.mean([len(set(nearest(embeddings, i, 10)) & set(nearest(raw_vectors, i, 10))) for i in graph_items])
 contexts = sampler.sample(torch.from_numpy(graph_items[:300]), torch.Generator().manual_seed(0)).items
 in_context = np.mean([len(set(nearest(embeddings, int(i), 10)) & set(row.tolist()))
