@@ -794,7 +794,7 @@ full_context = [int(i) for i in graph_items[:400]
                 if (sampler.sample(torch.tensor([int(i)]), torch.Generator().manual_seed(0)).items[0] >= 0).all()][:300]
 attention = np.array([inspect_item(pmgt_model, sampler, item, seed=0)["attention"] for item in full_context])
 by_position = pd.DataFrame({"mean": attention.mean(0), "sd over films": attention.std(0)},
-                           index=["centre"] + [f"context {k}" for k in range(1, attention.shape[1])]).T
+                           index=["centre"] + [f"context {k}" for k in range(1, attention.shape[1])])
 display(by_position.round(2))
 shared = np.mean([len(set(nearest(embeddings, i, 10)) & set(nearest(raw_vectors, i, 10))) for i in graph_items])
 contexts = sampler.sample(torch.from_numpy(graph_items[:300]), torch.Generator().manual_seed(0)).items
