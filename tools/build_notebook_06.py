@@ -618,7 +618,7 @@ lessons_src.pmgt.results` prints the same summaries in a terminal).
 """)
 
 code("pmgt-results-table", r'''
-from lessons_src.pmgt.results import PROTOCOLS, load_runs, separates, summarise
+from lessons_src.pmgt.results import GEOMETRY, PROTOCOLS, load_runs, separates, summarise
 
 runs = load_runs()
 DATASETS = {"ml-100k": "MovieLens-100k", "toys": "Amazon Toys"}
@@ -737,14 +737,10 @@ chosen = runs[(runs["dataset"] == "ml-100k") & (runs["model"] == "sasrec") & (ru
 chosen["pre-training"] = chosen["variant"].map(ABLATIONS)
 ablations = summarise(chosen, by=("pre-training", "protocol"), metrics=("NDCG@10",)).drop(columns="seeds")
 ablations = ablations["NDCG@10"].unstack("protocol").rename(columns=lambda p: f"NDCG@10, {p}")
-losses = chosen[chosen["protocol"] == PROTOCOLS[0]].groupby("pre-training", sort=False)[["final L_s", "final L_f"]].mean()
-geometry = {}
-for variant, name in ABLATIONS.items():
-    found = [load_result(f"pmgt/ml-100k_sasrec_pmgt-{variant}_seed{seed}.json") for seed in range(3)]
-    numbers = pd.DataFrame([r["pretraining"]["geometry"]["pmgt"] for r in found if r])
-    geometry[name] = numbers.mean()
-losses.loc["no structure loss", "final L_s"] = losses.loc["no feature loss", "final L_f"] = np.nan  # switched off
-ablations = ablations.join(losses.round(3)).join(pd.DataFrame(geometry).T.round(3)).loc[list(ABLATIONS.values())]
+# the pre-training's final losses and the exported vectors' geometry, means over the seeds
+pretraining = chosen[chosen["protocol"] == PROTOCOLS[0]].groupby("pre-training")[["final L_s", "final L_f", *GEOMETRY]].mean()
+pretraining.loc["no structure loss", "final L_s"] = pretraining.loc["no feature loss", "final L_f"] = np.nan  # off
+ablations = ablations.join(pretraining.round(3)).loc[list(ABLATIONS.values())]
 random_ndcg = summarise(main[(main["data set"] == "MovieLens-100k") & (main["recommender"] == "SASRec, 100 ep.")
                              & (main["item table from"] == "random")], by=("protocol",), metrics=("NDCG@10",))
 print("SASRec, 100 ep., from random:", "; ".join(f"{p}: {random_ndcg.loc[p, 'NDCG@10']}" for p in PROTOCOLS))
@@ -823,19 +819,19 @@ from lessons_src.pmgt.geometry import describe
 
 # the live model (§6.6) against the committed seed-0 run; the tolerances are those of a seed-to-seed
 # change, since another CPU or thread count trains along another path
+pretrained = runs[(runs["model"] == "mlp") & (runs["init"] == "pmgt") & (runs["variant"] == "")
+                  & (runs["protocol"] == PROTOCOLS[0])]
 live = describe(embeddings, graph_items, graph.weights)
-committed_geometry = load_result("pmgt/ml-100k_mlp_pmgt_seed0.json")["pretraining"]["geometry"]["pmgt"]
+committed_geometry = pretrained[(pretrained["dataset"] == "ml-100k") & (pretrained["seed"] == 0)].iloc[0]
 close = all(abs(live[k] - committed_geometry[k]) < tolerance
-            for k, tolerance in (("mean cosine", 0.2), ("effective dimension", 2.0), ("graph precision@10", 0.02)))
+            for k, tolerance in zip(GEOMETRY, (0.2, 2.0, 0.02)))
 print("the live model's numbers are within tolerance of the committed seed-0 run:", close)
-assert close, (live, committed_geometry)
+assert close, (live, committed_geometry[list(GEOMETRY)])
 rows = {}
 for dataset, name in DATASETS.items():
-    found = [load_result(f"pmgt/{dataset}_mlp_pmgt_seed{seed}.json") for seed in range(3)]
-    found = [r["pretraining"]["geometry"] for r in found if r]
-    for vectors, label in (("pmgt", "PMGT"), ("raw", "raw features")):
-        rows[(name, label)] = pd.DataFrame([g[vectors] for g in found]).mean()
-    rows[(name, "PMGT")]["graph density"] = rows[(name, "raw features")]["graph density"] = found[0]["graph density"]
+    mean = pretrained[pretrained["dataset"] == dataset].mean(numeric_only=True)
+    rows[(name, "PMGT")] = mean[[*GEOMETRY, "graph density"]]
+    rows[(name, "raw features")] = mean[[f"raw {k}" for k in GEOMETRY] + ["graph density"]].set_axis([*GEOMETRY, "graph density"])
 pd.DataFrame(rows).T.round({"mean cosine": 3, "effective dimension": 2, "graph precision@10": 3,
                             "graph density": 4})
 ''')

@@ -3,7 +3,8 @@
 A run of ``lessons_src.pmgt.downstream`` writes ``results/pmgt/<dataset>_<model>_<arm>_seed<k>.json``;
 the arm is the initialisation (``random``, ``raw``, ``pmgt``) with an optional suffix for a variant
 (``pmgt-alpha0``, ``random-100ep``, …). :func:`load_runs` reads them into one long table, a row per
-run and test protocol; :func:`summarise` gives mean ± standard deviation over the seeds;
+run and test protocol (with the pre-training's final losses and the geometry of the exported
+vectors where the run pre-trained); :func:`summarise` gives mean ± standard deviation over the seeds;
 :func:`separates` is the book's criterion for "A beats B": every seed of A above every seed of B.
 
     .venv/bin/python -m lessons_src.pmgt.results          # prints the summaries
@@ -23,6 +24,7 @@ from ..training.results import results_dir
 RUN_FILE = re.compile(r"(?P<dataset>ml-100k|toys)_(?P<model>mlp|neumf|sasrec)_"
                       r"(?P<init>random|raw|pmgt)(?:-(?P<variant>[a-z0-9-]+))?_seed(?P<seed>\d+)\.json")
 PROTOCOLS = ("1000 negatives", "full ranking")
+GEOMETRY = ("mean cosine", "effective dimension", "graph precision@10")  # geometry.describe's numbers
 
 
 def run_rows(path: Path) -> list[dict]:
@@ -34,6 +36,10 @@ def run_rows(path: Path) -> list[dict]:
     name = {**match.groupdict(), "seed": int(match["seed"]), "variant": match["variant"] or ""}
     history = report.get("pretraining", {}).get("history", [])
     pretraining = {"final L_s": history[-1]["structure"], "final L_f": history[-1]["feature"]} if history else {}
+    geometry = report.get("pretraining", {}).get("geometry")
+    if geometry:  # the exported vectors' numbers as they are, the raw features' with a "raw " prefix
+        pretraining |= {**geometry["pmgt"], **{f"raw {k}": v for k, v in geometry["raw"].items()},
+                        "graph density": geometry["graph density"]}
     rows = []
     for protocol, metrics in report["test"].items():
         groups = {f"{group} Recall@10": m["Recall@10"] for group, m in metrics["by_popularity"].items()}

@@ -13,7 +13,10 @@ def write_run(folder, name, ndcg, recall=0.1, pretraining=True):
             for protocol, scale in (("1000 negatives", 1.0), ("full ranking", 0.5))}
     report = {"test": test, "best": {"epoch": 3}, "wall_seconds": 12.5}
     if pretraining:
-        report["pretraining"] = {"history": [{"structure": 1.5, "feature": 0.2}, {"structure": 1.2, "feature": 0.1}]}
+        geometry = {"mean cosine": 0.1, "effective dimension": 4.5, "graph precision@10": 0.5}
+        report["pretraining"] = {"history": [{"structure": 1.5, "feature": 0.2}, {"structure": 1.2, "feature": 0.1}],
+                                 "geometry": {"pmgt": geometry, "raw": {k: 2 * v for k, v in geometry.items()},
+                                              "graph density": 0.25}}
     (folder / name).write_text(json.dumps(report))
 
 
@@ -28,6 +31,8 @@ def test_runs_are_read_by_name_and_summarised_over_seeds(tmp_path):
     assert (first.model, first.init, first.variant, first.seed) == ("sasrec", "pmgt", "alpha0", 0)
     assert first["NDCG@10"] == pytest.approx(0.05) and first["final L_s"] == 1.2
     assert first["head (≥50) Recall@10"] == 0.1 and first["best epoch"] == 3
+    assert (first["effective dimension"], first["raw effective dimension"], first["graph density"]) == (4.5, 9.0, 0.25)
+    assert runs[runs.init == "random"]["mean cosine"].isna().all()  # no pre-training, no geometry
     table = summarise(runs)
     row = table.loc[("ml-100k", "sasrec", "pmgt", "alpha0", "1000 negatives")]
     assert row["NDCG@10"] == "0.1200 ± 0.0200" and row["seeds"] == 3
