@@ -43,14 +43,16 @@ def in_context_pairs(outputs: Tensor, ids: Tensor, generator: torch.Generator | 
     centres that have context, and has_negative (B',): the positive is one real context position of
     the centre's own sequence, the negative the centre of another sequence (a random shift)."""
     has_context = (ids[:, 1:] >= 0).any(1)  # (B,)
-    key = torch.rand(ids[:, 1:].shape, generator=generator).masked_fill(ids[:, 1:] < 0, -1.0)
+    # drawn where the generator lives (pretraining's is a CPU one), then moved next to ids
+    key = torch.rand(ids[:, 1:].shape, generator=generator).to(ids.device).masked_fill(ids[:, 1:] < 0, -1.0)
     positive_at = 1 + key.argmax(1)  # (B,) one real context position, uniformly
-    rows = torch.arange(len(ids))
+    rows = torch.arange(len(ids), device=ids.device)
     shift = int(torch.randint(1, len(ids), (1,), generator=generator)) if len(ids) > 1 else 0
     centre, positive = outputs[:, 0], outputs[rows, positive_at]  # (B, h)
     negative = outputs[:, 0].roll(shift, dims=0)
     keep = has_context & (shift > 0)
-    return centre[keep], positive[keep], negative[keep], torch.ones(int(keep.sum()), dtype=torch.bool)
+    has_negative = torch.ones(int(keep.sum()), dtype=torch.bool, device=keep.device)
+    return centre[keep], positive[keep], negative[keep], has_negative
 
 
 def feature_loss(outputs: Tensor, masked: Tensor, targets: list[Tensor], present: Tensor,
