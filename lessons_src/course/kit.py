@@ -2,6 +2,7 @@
 
     python -m lessons_src.course.kit build [--out course] [--chapters 01_sasrec ...]
     python -m lessons_src.course.kit grade --chapter 01_sasrec alice=alice.ipynb bob.ipynb [--out course]
+                                          [--replay FOLDER]
 
 ``build`` writes an nbgrader course folder: ``source/<chapter>/<chapter>.ipynb`` (the instructor
 edition: solutions, rubric, outputs), ``release/<chapter>/<chapter>.ipynb`` (the student edition that
@@ -11,6 +12,11 @@ kit if any solution line leaked into a student file. ``grade`` copies submission
 chapter's checkers; a wrong answer fails with the checker's message), writes HTML feedback per
 student and prints a table; ``grades.csv`` keeps every graded cell. The open exercise is graded by
 hand (``nbgrader formgrader``, or by reading the rubric in the instructor edition).
+
+Grading a class executes every submission in full, quick runs included. ``--replay FOLDER`` replays
+the slow cells recorded in FOLDER instead (``replay.py``: record them once by executing the
+instructor edition under ``python -m lessons_src.course.replay env record FOLDER``): the graded cells
+still run, the quick runs they never read are restored from the recording.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import replay as replay_cells
 from .editions import graded_cells, instructor_edition, leaks, structure_problems
 
 CONFIG = """\
@@ -50,9 +57,10 @@ class CellScore:
     message: str  # the checker's verdict when the cell failed, else ""
 
 
-def _nbgrader(args: list[str], root: Path) -> None:
+def _nbgrader(args: list[str], root: Path, kernel_env: dict[str, str] | None = None) -> None:
     """Run one nbgrader command in the course folder; its output is shown only if it fails."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               **(kernel_env or {}))
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0 or "[ERROR]" in done.stdout + done.stderr:
@@ -108,8 +116,9 @@ def _failure_messages(autograded: Path) -> dict[str, str]:
     return messages
 
 
-def grade(out: Path, chapter: str, submissions: dict[str, Path]) -> list[CellScore]:
-    """Autograde ``submissions`` ({student id: notebook}) of ``chapter`` in the kit at ``out``."""
+def grade(out: Path, chapter: str, submissions: dict[str, Path], replay: Path | None = None) -> list[CellScore]:
+    """Autograde ``submissions`` ({student id: notebook}) of ``chapter`` in the kit at ``out``;
+    with ``replay``, the slow cells recorded there are replayed instead of run (module docstring)."""
     from nbgrader.api import Gradebook  # the course extra: pip install -e '.[course]'
 
     out = out.resolve()
@@ -120,8 +129,11 @@ def grade(out: Path, chapter: str, submissions: dict[str, Path]) -> list[CellSco
         target = out / "submitted" / student / chapter / f"{chapter}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+    if replay is not None and not (Path(replay) / "cells").is_dir():
+        raise ValueError(f"--replay {replay}: no recorded cells (expected a folder 'cells' in it)")
+    kernel_env = replay_cells.kernel_environment("replay", Path(replay)) if replay is not None else None
     for student in submissions:
-        _nbgrader(["autograde", chapter, "--create", "--force", f"--student={student}"], out)
+        _nbgrader(["autograde", chapter, "--create", "--force", f"--student={student}"], out, kernel_env)
     _nbgrader(["generate_feedback", chapter, "--force"], out)
     points = {g.grade_id: g for g in graded_cells(_read(out / "source" / chapter / f"{chapter}.ipynb"))}
     scores = []
@@ -179,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     check = commands.add_parser("grade", help="autograde submissions of one chapter")
     check.add_argument("--chapter", required=True, help="e.g. 01_sasrec")
     check.add_argument("submissions", nargs="+", help="notebooks, as path or student=path")
+    check.add_argument("--replay", type=Path, help="replay the slow cells recorded in this folder")
     args = parser.parse_args(argv)
     if args.command == "build":
         if not args.notebooks.is_dir():
@@ -192,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         for chapter, student in build(args.out, paths).items():
             print(f"{chapter}: student edition {student}, instructor edition {args.out / 'source' / chapter}")
     else:
-        print(summary(grade(args.out, args.chapter, _submissions(args.submissions))))
+        print(summary(grade(args.out, args.chapter, _submissions(args.submissions), replay=args.replay)))
 
 
 if __name__ == "__main__":

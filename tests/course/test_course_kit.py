@@ -7,13 +7,17 @@
   checker's message reaches the grades;
 - no solution line and no rubric reaches a student file.
 
-Run by `make test-course` (part of `make test`). Every graded notebook is executed in full, as a
-teacher's grading run would: this is the slow part (about two executions of the book).
+Run by `make test-course` (part of `make test`). Every graded notebook is executed by nbgrader. In
+`make test`, the native notebook run has recorded each chapter's slow cells (its quick runs) and
+`LESSONS_TEST_REPLAY` names that folder: the gradings replay them instead of training again (the
+exercises never read them; nbval has just compared their outputs). Without it every quick run trains
+again, about two executions of the book.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from lessons_src.course import kit
 from lessons_src.course.editions import BEGIN, END, graded_cells, leaks, solution_texts
 
 ROOT = Path(__file__).resolve().parents[2]
+REPLAY = Path(os.environ["LESSONS_TEST_REPLAY"]) if os.environ.get("LESSONS_TEST_REPLAY") else None
 CHAPTERS = sorted((ROOT / "book" / "notebooks").glob("*.ipynb"))
 # the chapter whose wrong submission is graded (the quickest to execute), the exercise, a wrong body
 WRONG = ("02_distillation", "ex2_kd_loss", """\
@@ -60,7 +65,7 @@ def test_every_chapter_has_both_editions_and_no_leak(course):
 
 def graded(out: Path, chapter: str, submissions: dict) -> dict:
     """{student: {grade_id: CellScore}}."""
-    scores = kit.grade(out, chapter, submissions)
+    scores = kit.grade(out, chapter, submissions, replay=REPLAY)
     table = {}
     for s in scores:
         table.setdefault(s.student, {})[s.grade_id] = s
@@ -80,6 +85,11 @@ def test_instructor_full_marks_and_blank_student_zero(course, chapter):
         else:
             assert mine.score == cell.points, f"{chapter} {cell.grade_id}: {mine.message}"
             assert blank.score == 0 and "not attempted yet" in blank.message, (cell.grade_id, blank.message)
+    # every cell of the instructor edition ran (a replayed slow cell must leave what later cells need)
+    autograded = read(out / "autograded" / "instructor" / chapter / f"{chapter}.ipynb")
+    errors = [(i, o["ename"], o["evalue"]) for i, c in enumerate(autograded["cells"])
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == [], f"{chapter}: cells of the instructor edition raised {errors}"
 
 
 def test_one_wrong_answer_gives_partial_marks_with_the_checkers_message(course, tmp_path):
