@@ -1,7 +1,8 @@
 # Deep Recommender Systems — build, test and benchmark entry points.
 #   make venv    create .venv (pinned by requirements/constraints.txt)
 #   make book    build the HTML book (notebooks are NOT executed; outputs are committed)
-#   make test    unit tests, notebook re-execution (nbval), book build, browser check
+#   make test    unit tests, notebook re-execution (nbval), course kit, Colab, book build, browser check
+#   make test-unit  the unit tests alone (the developer loop, under 3 min)
 #   make course  the course kit: student and instructor editions of every chapter, autograder (nbgrader)
 #   make bench   run the SASRec benchmark
 #   make clean   remove build/test outputs (make distclean also removes .venv)
@@ -15,13 +16,14 @@ BIN         := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 BOOK_DIR    := book
 HTML_DIR    := $(BOOK_DIR)/_build/html
+REPLAY      := .test-cache/replay
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: help venv book course test test-unit test-notebooks test-notebooks-portable test-browser test-course \
         test-colab bench clean distclean constraints vendor-js
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---------------------------------------------------------------- environment
 venv: $(VENV)/.installed
@@ -60,44 +62,54 @@ course: venv
 	$(BIN)/python -m lessons_src.course.kit --out course build
 
 # ---------------------------------------------------------------- tests
+# The stages in order, timed, with a table of their wall times at the end (tools/test_stages.sh).
+# "a+b" runs two one-core stages at the same time (the unit tests beside the Colab installs).
+# About 25 min on 2 cores (README). The native notebook run records each slow cell (a quick run) so
+# that the course stage can replay it when grading (lessons_src/course/replay.py); the portable run
+# trains everything again.
 test: venv
-	$(MAKE) test-unit
-	$(MAKE) test-notebooks
-	$(MAKE) test-notebooks-portable
-	$(MAKE) test-course
-	$(MAKE) test-colab
-	$(MAKE) book
-	$(MAKE) test-browser
+	tools/test_stages.sh test-unit+test-colab test-notebooks test-course test-notebooks-portable \
+	  book test-browser
 
+# The developer loop (under 3 min): the unit tests, two at a time.
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -n 2 tests/unit
 
-# Re-executes every notebook with the venv's kernel and compares against the committed
-# outputs (sanitised by tests/nbval_sanitize.cfg; images and widget ids not compared).
+# Re-executes every notebook with the venv's kernel and native CPU kernels and compares against the
+# committed outputs (sanitised by tests/nbval_sanitize.cfg; images and widget ids not compared).
+# Two notebooks at a time, one thread each (a second thread gains < 10 % on these models). The
+# kernels record their slow cells into $(REPLAY) for test-course (kept only by this run).
 test-notebooks: venv
-	$(BIN)/python -m pytest -p no:cacheprovider $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
+	rm -rf $(REPLAY)
+	env $$($(BIN)/python -m lessons_src.course.replay env record $(REPLAY)) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadscope $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
 
-# The same re-execution with ATen's generic (non-SIMD) kernels and one thread: the committed outputs
-# must not depend on the CPU they were made on (tools/nbval_matrix.sh runs the whole matrix:
-# native / avx2 / default kernels × 1 / 2 threads). One thread per kernel leaves cores free, so two
-# notebooks run at a time (xdist; --dist loadscope keeps each notebook's cells in order in one worker).
+# The same re-execution with ATen's generic (non-SIMD) kernels: the committed outputs must not
+# depend on the CPU they were made on (tools/nbval_matrix.sh runs the whole matrix: native / avx2 /
+# default kernels × 1 / 2 threads). Nothing is replayed here: every quick run trains again.
 test-notebooks-portable: venv
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadscope $(NBVAL_FLAGS) $(BOOK_DIR)/notebooks
 
 # Builds the kit, grades the instructor editions (full marks), the blank student editions (zero)
 # and a submission with one wrong answer (partial marks, the checker's message), checks for leaks.
-# Two gradings at a time, one thread each (1.6x the throughput of one at a time with two threads here).
+# Two gradings at a time, one thread each. Where test-notebooks left recordings in $(REPLAY), the
+# graded kernels replay those slow cells instead of training again (the exercises never read them).
 test-course: venv
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -p no:cacheprovider -n 2 tests/course
+	$(if $(wildcard $(REPLAY)/cells),LESSONS_TEST_REPLAY=$(REPLAY)) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -p no:cacheprovider -n 2 tests/course
 
 # A fresh environment with only torch, a kernel and a /content folder: the chapters' setup cells
 # install the book from a file:// clone, keep torch, and the first cells run.
 test-colab: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/colab
 
+# Installs Debian's chromium first where it is missing (tools/ensure_chromium.sh); the self-test
+# shows that the widget and overflow checks still catch a broken widget and overflowing cells.
 test-browser: venv
+	tools/ensure_chromium.sh
 	$(BIN)/python tests/browser/check_book.py --html-dir $(HTML_DIR)
+	$(BIN)/python tests/browser/check_book.py --html-dir $(HTML_DIR) --self-test
 
 # ---------------------------------------------------------------- benchmarks
 bench: venv
@@ -105,7 +117,7 @@ bench: venv
 
 # ---------------------------------------------------------------- cleaning
 clean:
-	rm -rf $(BOOK_DIR)/_build .pytest_cache course
+	rm -rf $(BOOK_DIR)/_build .pytest_cache course .test-cache
 	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 \
 	  | xargs -0 rm -rf
 
