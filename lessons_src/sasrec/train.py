@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,11 +21,13 @@ from ..training import distributed
 from ..training.device import pick_device, seed_everything
 from ..training.loop import LoopConfig, LoopResult, Task, train_loop
 from ..training.report import add_run_arguments, run_report, training_fields, write_report
+from ..evaluation.instances import InstanceEvaluator
 from ..evaluation.ranking import RankingEvaluator
 from ..training.results import save_compact_model
 from ..data import load_interactions, sequential_split
-from ..data.split import SequentialSplit
-from .model import SASRec, SASRecConfig, sasrec_loss
+from ..data.split import ChronologicalSplit, SequentialSplit
+from .losses import LOSSES, LossConfig, sasrec_objective
+from .model import SASRec, SASRecConfig
 from .sampler import BatchSampler
 
 
@@ -36,6 +38,7 @@ class TrainConfig:
     lr: float = 1e-3
     beta2: float = 0.98
     l2_emb: float = 0.0  # TensorFlow's l2_regularizer(l2_emb) on the item and position tables
+    loss: LossConfig = field(default_factory=LossConfig)  # "bce" (the authors'), "ce", "sampled", "gbce"
     eval_every: int = 20
     eval_users: int | None = 10_000
     patience: int | None = None  # stop after this many evaluations without improvement
@@ -58,15 +61,35 @@ def embedding_l2(model: SASRec, l2_emb: float) -> torch.Tensor:
     return l2_emb * squares / 2
 
 
+def validation(split: SequentialSplit | ChronologicalSplit, history_len: int, eval_users: int | None, seed: int,
+               device) -> Callable[[SASRec], dict]:
+    """``model → {"valid": {"HR@10", "NDCG@10", …}}`` with 100 sampled negatives, for either split the
+    evaluation layer knows: leave-last-two-out (one validation item per user, ``RankingEvaluator``)
+    or time-ordered (every validation position of every user, ``InstanceEvaluator``)."""
+    if isinstance(split, ChronologicalSplit):
+        instances = InstanceEvaluator(split, "valid", history_len, n_negatives=100, k=10, seed=seed, device=device)
+
+        def by_instance(model: SASRec) -> dict:
+            metrics = instances(lambda histories, candidates, users: model.score(histories, candidates))
+            return {"valid": {"HR@10": metrics["HIT@10"], "NDCG@10": metrics["NDCG@10"],
+                              "instances": metrics["instances"]}}
+        return by_instance
+    if not isinstance(split, SequentialSplit):
+        raise TypeError(f"split: expected a SequentialSplit or a ChronologicalSplit, got {type(split).__name__}")
+    users = RankingEvaluator(split, "valid", "sampled", history_len, max_users=eval_users, seed=seed, device=device)
+    return lambda model: {"valid": users(model.score)}
+
+
 def fit(
     model: SASRec,
-    split: SequentialSplit,
+    split: SequentialSplit | ChronologicalSplit,
     config: TrainConfig,
     checkpoint: str | Path | None = None,
     resume: bool = False,
     loss_fn: Callable[..., torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``split.train``; select the best epoch by validation NDCG@10 (sampled).
+    """Train ``model`` on ``split.train``; select the best epoch by validation NDCG@10 (sampled), for a
+    leave-last-two-out or a time-ordered split (:func:`validation`).
 
     ``loss_fn(model, users, seq, pos, neg) -> loss`` replaces SASRec's own loss (chapter 2's ranking
     distillation adds a term to it); ``users`` (B,) are the batch's user ids. Under torchrun every
@@ -75,13 +98,11 @@ def fit(
     world, device = distributed.setup(pick_device(config.device))
     seed_everything(distributed.stream_seed(config.seed, world.rank))  # dropout's stream
     model.to(device)
+    validate = validation(split, model.config.maxlen, config.eval_users, config.seed, device)
     sampler = BatchSampler(
         split.train, split.n_items, model.config.maxlen,
         distributed.per_rank_batch_size(config.batch_size, world.world_size), device,
         distributed.stream_seed(config.seed, world.rank), ranks=world.world_size,
-    )
-    validator = RankingEvaluator(
-        split, "valid", "sampled", model.config.maxlen, max_users=config.eval_users, seed=config.seed, device=device
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, config.beta2), fused=True)
 
@@ -91,14 +112,13 @@ def fit(
 
     def loss(model: SASRec, batch) -> torch.Tensor:
         users, seq, pos, neg = batch
-        if loss_fn is None:
-            pos_logits, neg_logits = model(seq, pos, neg)
-            value = sasrec_loss(pos_logits, neg_logits, pos)
+        if loss_fn is None:  # negatives of "sampled" and "gbce" come from the sampler's stream
+            value = sasrec_objective(model, seq, pos, neg, config.loss, sampler.generator)
         else:
             value = loss_fn(model, users, seq, pos, neg)
         return value + embedding_l2(model, config.l2_emb) if config.l2_emb else value
 
-    task = Task(batches, loss, evaluate=lambda model: {"valid": validator(model.score)},
+    task = Task(batches, loss, evaluate=validate,
                 generators=[sampler.generator])
     loop = LoopConfig(config.epochs, config.eval_every, "valid/NDCG@10", config.patience, config.progress,
                       config.log)
@@ -137,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--l2-emb", type=float, default=0.0,
                         help="weight of the authors' L2 penalty l2_emb·(ΣM² + ΣP²)/2 on the item and position tables")
+    losses = LossConfig()
+    parser.add_argument("--loss", default=losses.kind, choices=LOSSES,
+                        help="bce: one negative (the authors'); ce: full softmax; sampled: sampled softmax; "
+                             "gbce: gSASRec's calibrated BCE (lessons_src/sasrec/losses.py)")
+    parser.add_argument("--negatives", type=int, default=losses.negatives, help="K negatives of sampled and gbce")
+    parser.add_argument("--calibration", type=float, default=losses.calibration, help="gSASRec's t, for gbce")
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--eval-users", type=int, default=10_000, help="0 = all users")
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -157,7 +183,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     eval_users = args.eval_users or None
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2_emb=args.l2_emb, eval_every=args.eval_every,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2_emb=args.l2_emb,
+        loss=LossConfig(kind=args.loss, negatives=args.negatives, calibration=args.calibration),
+        eval_every=args.eval_every,
         eval_users=eval_users, patience=args.patience, seed=args.seed, device=str(device),
         progress=not args.no_progress,
     )
