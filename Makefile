@@ -19,7 +19,7 @@ HTML_DIR    := $(BOOK_DIR)/_build/html
 REPLAY      := .test-cache/replay
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv book course test test-unit test-notebooks test-notebooks-portable test-browser test-course \
+.PHONY: help venv book book-release course test test-unit test-notebooks test-notebooks-portable test-browser test-course \
         test-colab bench clean distclean constraints vendor-js
 
 help:
@@ -52,8 +52,15 @@ vendor-js:
 # ---------------------------------------------------------------- book
 # -W: warnings are errors, -n: nitpicky cross-references, --all: re-read every page
 # (an incremental build would not re-report warnings of unchanged pages).
+# While repository.url in book/_config.yml is the placeholder, only a draft builds (its Colab and
+# repository links would be 404s; book/_ext/repository_guard.py): `make book` builds a draft and says
+# so in the log, `make book-release` refuses the placeholder.
+BOOK_DRAFT ?= 1
 book: venv
-	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going --all
+	BOOK_DRAFT=$(BOOK_DRAFT) $(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going --all
+
+book-release: venv
+	$(MAKE) book BOOK_DRAFT=0
 
 # ---------------------------------------------------------------- course kit
 # course/source/<chapter>/ (instructor edition), course/release/<chapter>/ (student edition), the
