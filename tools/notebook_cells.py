@@ -88,7 +88,7 @@ class NotebookBuilder:
         self.code(f"{prefix}-ex{number}-solution",
                   f"def {signature}:\n    ### BEGIN SOLUTION\n{body}\n    ### END SOLUTION\n\n"
                   f"result = {check}\nprint(result)",
-                  tags=["hide-input"], nbgrader=solution(f"ex{number}_{name}_solution"))
+                  tags=["remove-cell"], nbgrader=solution(f"ex{number}_{name}_solution"))
         self.code(f"grade-ex{number}", f"# Graded ({points} points): the checker's message says what is wrong.\n"
                   f"exercises.assert_correct({check})", tags=["remove-cell"], nbgrader=graded(f"ex{number}_{name}", points))
 

@@ -19,7 +19,9 @@ nbformat 4 layout); ``kit.py`` runs nbgrader on them.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
+from html import unescape
 
 BOOK_ONLY = "book-only"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -113,6 +115,17 @@ def leaks(instructor: dict, student: dict) -> list[str]:
     return found
 
 
+def html_text(html: str) -> str:
+    """The text of a built page: tags dropped, entities decoded (a highlighted code line is one line again)."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def html_leaks(notebook: dict, html: str) -> list[str]:
+    """Solution lines of the book notebook ``notebook`` that its built page ``html`` shows or hides
+    (a collapsed "Show code cell source" is still in the page), by the rule of :func:`leaks`."""
+    return leaks(notebook, {"cells": [{"source": html_text(html)}]})
+
+
 def structure_problems(notebook: dict, name: str) -> list[str]:
     """What is wrong with a chapter's exercise markup (empty when it is fit for nbgrader)."""
     problems, ids = [], set()
@@ -125,6 +138,9 @@ def structure_problems(notebook: dict, name: str) -> list[str]:
         if grade_id in ids:
             problems.append(f"{name}: grade_id {grade_id!r} used twice")
         ids.add(grade_id)
+        if meta.get("solution") and "remove-cell" not in cell.get("metadata", {}).get("tags", []):
+            problems.append(f"{name}: solution cell {grade_id!r} lacks the tag 'remove-cell' "
+                            "(the book's page would carry the solution)")
         if meta.get("solution") and cell["cell_type"] == "code":
             text = source(cell)
             if text.count(BEGIN) != 1 or text.count(END) != 1:

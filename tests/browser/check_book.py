@@ -19,6 +19,8 @@ the system Chromium through Playwright (no browser download, no network) and fai
   images, the controls' own labels and readouts excluded) must differ from before (the
   pre-rendered, ``jslink``-ed widgets must work without a kernel, in every branch of a nested Stack),
 * the page lists ``@slider-works`` but has no widget slider,
+* a chapter page carries a line of an exercise's solution or rubric, shown or behind a toggle
+  (``lessons_src.course.editions.html_leaks``: solutions live in the instructor edition only),
 * at the 1280 px wide viewport a code cell's input, a cell output, a table, a displayed equation
   or a widget is wider than the box it sits in (``scrollWidth > clientWidth + 1`` for the element
   or for the nearest box that clips or scrolls it, or it sticks out of the article column): the
@@ -514,6 +516,9 @@ def self_test(html_dir: Path, chromium: str) -> int:
         "unlinked.html": ['widget #1, slider "page": moving it'],
         "overflow.html": ["overflow: table", "overflow: cell output"],
     }
+    for page_rel, problems in solution_leaks(html_dir, pages).items():
+        failures.setdefault(page_rel, []).extend(problems)
+
     shots = html_dir / "_screenshots"
     shots.mkdir(exist_ok=True)
     server, base = serve(html_dir)
@@ -541,6 +546,21 @@ def self_test(html_dir: Path, chromium: str) -> int:
         server.shutdown()
     print("Self-test failed." if failed else "Self-test passed: the checks catch an unlinked control and overflow.")
     return 1 if failed else 0
+
+
+def solution_leaks(html_dir: Path, pages: list[str]) -> dict[str, list[str]]:
+    """{page: problems} for chapter pages that carry a solution or rubric line of their notebook."""
+    from lessons_src.course.editions import html_leaks
+
+    found = {}
+    for page_rel in pages:
+        notebook = REPO / "book" / Path(page_rel).with_suffix(".ipynb")
+        if page_rel.startswith("notebooks/") and notebook.is_file():
+            leaked = html_leaks(json.loads(notebook.read_text(encoding="utf-8")),
+                                (html_dir / page_rel).read_text(encoding="utf-8"))
+            if leaked:
+                found[page_rel] = [f"solution line in the page: {line!r}" for line in leaked]
+    return found
 
 
 def main() -> int:
@@ -573,6 +593,9 @@ def main() -> int:
         failures["expectations.json"] = [f"page not built: {p}" for p in missing]
     if not any(p.startswith("notebooks/") for p in pages):
         failures.setdefault("book", []).append("no chapter pages (notebooks/*.html) were built")
+
+    for page_rel, problems in solution_leaks(html_dir, pages).items():
+        failures.setdefault(page_rel, []).extend(problems)
 
     shots = html_dir / "_screenshots"
     shots.mkdir(exist_ok=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lessons_src.course.editions import (BOOK_ONLY, graded_cells, instructor_edition, leaks, solution_texts,
-                                         structure_problems)
+from lessons_src.course.editions import (BOOK_ONLY, graded_cells, html_leaks, instructor_edition, leaks,
+                                         solution_texts, structure_problems)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "book" / "notebooks").glob("*.ipynb"))
@@ -21,7 +21,8 @@ def tiny_notebook() -> dict:
         nbformat.v4.new_code_cell("def f(x):\n    raise NotImplementedError\n\nprint(check(f))",
                                   metadata={"tags": [BOOK_ONLY]}),
         nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(check(f))",
-                                  metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "ex1_solution"}}),
+                                  metadata={"tags": ["remove-cell"],
+                                            "nbgrader": {"solution": True, "grade": False, "grade_id": "ex1_solution"}}),
         nbformat.v4.new_code_cell("assert_correct(check(f))", metadata={
             "tags": ["remove-cell"], "nbgrader": {"grade": True, "solution": False, "grade_id": "ex1", "points": 2}}),
         nbformat.v4.new_markdown_cell("Rubric: 1 point for a table", metadata={
@@ -40,14 +41,12 @@ def test_every_chapter_is_fit_for_nbgrader(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_the_book_hides_what_only_the_course_needs(path):
-    """Graded cells and rubrics carry remove-cell; the solution cells stay behind a toggle."""
+    """Graded cells, rubrics and solutions carry remove-cell: the pages show the stub and its checker."""
     for cell in json.loads(path.read_text())["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
         tags = cell["metadata"].get("tags", [])
-        if meta.get("grade"):
+        if meta.get("grade") or meta.get("solution"):
             assert "remove-cell" in tags
-        elif meta.get("solution"):
-            assert "hide-input" in tags
 
 
 def test_instructor_edition_drops_book_only_cells_and_keeps_solutions():
@@ -70,6 +69,16 @@ def test_leaks_are_found_in_any_cell():
     assert leaks(book, student) == ["return 2 * x"]
     book["cells"].append(nbformat.v4.new_code_cell("y = 3\nreturn 2 * x"))  # the book shows it elsewhere
     assert leaks(book, student) == []
+
+
+def test_a_page_that_carries_a_solution_line_is_caught_even_behind_a_toggle():
+    book = tiny_notebook()
+    stub_only = '<pre><span class="k">def</span> f(x):\n    <span class="k">raise</span> NotImplementedError</pre>'
+    assert html_leaks(book, stub_only) == []
+    toggled = ('<details><summary>Show code cell source</summary><pre><span class="k">return</span> '
+               '<span class="mi">2</span> <span class="o">*</span> x</pre></details>')
+    assert html_leaks(book, toggled) == ["return 2 * x"]
+    assert html_leaks(book, "<p>Rubric: 1 point for a table</p>") == ["Rubric: 1 point for a table"]
 
 
 def test_broken_markup_is_named():
