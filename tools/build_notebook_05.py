@@ -150,6 +150,20 @@ A_hat = normalise(edge_weights(items, real, alice), real)[0]
 print("Â for alice (self-loops, D^-1/2 (A+I) D^-1/2):\n", A_hat)
 ''')
 
+md("mgnm-graph-source", r"""
+The book's page shows the source of `edge_weights` here; in Jupyter, `edge_weights??` does. The
+user-aware branch computes $\sum_k e_{ik}\, e_{jk}\, p_{uk}$ for every pair $(i, j)$ with one
+`einsum` (the plain branch $\mathbf e_i \cdot \mathbf e_j$ with a matrix product), and
+`pair_is_real` zeroes the rows and columns of padding after the sigmoid $\sigma$; `normalise`, in
+the same file, then builds $\hat A = D^{-1/2}(A + I)D^{-1/2}$.
+
+```{literalinclude} ../../lessons_src/mgnm/graph.py
+:pyobject: edge_weights
+:language: python
+:caption: lessons_src/mgnm/graph.py — edge_weights
+```
+""")
+
 md("mgnm-levels", r"""
 ## 5.2 Levels of graph convolution
 
@@ -201,6 +215,21 @@ hops.index = pd.MultiIndex.from_tuples(hops.index, names=["convolution", "level"
 hops
 ''')
 
+md("mgnm-levels-source", r"""
+The book's page shows the source of `MultiLevelGCN.forward` here; in Jupyter,
+`MultiLevelGCN.forward??` does. `outputs[0]` is $X^{(0)} = E$, and each pass of the loop appends
+$X^{(l+1)} = \sigma\big(\hat A\, X^{(l)} W^{(l)} + \mathbf b^{(l)}\big)$ — `graph @ source` is
+$\hat A X^{(l)}$, `layer` applies $W^{(l)}$ and $\mathbf b^{(l)}$, `leaky_relu` is $\sigma$ — where
+`source` is the previous level (`iterative`, MGNM) or always the raw items (the public code); `keep`
+zeroes the padding rows at every level.
+
+```{literalinclude} ../../lessons_src/mgnm/gcn.py
+:pyobject: MultiLevelGCN.forward
+:language: python
+:caption: lessons_src/mgnm/gcn.py — MultiLevelGCN.forward
+```
+""")
+
 md("mgnm-sequential", r"""
 ## 5.3 Sequential capsules: the order of the history in the routing
 
@@ -249,6 +278,30 @@ for public in (False, True):
     name = "public code's reshape" if public else "MGNM, each user's own sequence"
     print(f"{name:32s} change of each user's correction: {[round(float(m), 3) for m in moved]}")
 ''')
+
+md("mgnm-sequential-source", r"""
+The book's page shows the source of `TimeOrderEncoder.forward` and of the routing it corrects,
+chapter 3's `MultiInterestRouter.forward` (MGNM passes the encoder as `sequence_residual`), here;
+in Jupyter, `TimeOrderEncoder.forward??` does, and `MultiInterestRouter.forward??` after
+`from lessons_src.capsules.interests import MultiInterestRouter`. `TimeOrderEncoder.forward` runs
+the BiLSTM over each user's real positions, the $K d$ predictions of a position side by side, and
+returns the correction $(W_h \mathbf h_i)_j$ (`self.project`); in the router, the second pass
+(`iteration == 1`) forms `time_ordered` $= \tilde{\mathbf u}_{j|i} = \hat{\mathbf u}_{j|i} + (W_h \mathbf h_i)_j$,
+the passes before the last route with it, and the `last` one forms the interests from
+$\hat{\mathbf u}$ again.
+
+```{literalinclude} ../../lessons_src/mgnm/sequence.py
+:pyobject: TimeOrderEncoder.forward
+:language: python
+:caption: lessons_src/mgnm/sequence.py — TimeOrderEncoder.forward
+```
+
+```{literalinclude} ../../lessons_src/capsules/interests.py
+:pyobject: MultiInterestRouter.forward
+:language: python
+:caption: lessons_src/capsules/interests.py — MultiInterestRouter.forward
+```
+""")
 
 md("mgnm-objective", r"""
 ## 5.4 Training and serving

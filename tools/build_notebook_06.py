@@ -296,6 +296,27 @@ expected number of draws at hop $t$ — is checked in `test_pmgt_graph_sampling.
 walk probabilities on a hand-made graph.
 """)
 
+md("pmgt-sampling-source", r"""
+The book's page shows the source of `ContextSampler.hop_scores` and `ContextSampler.sample` here;
+in Jupyter, `ContextSampler.hop_scores??` and `ContextSampler.sample??` do. In `hop_scores` each hop
+draws `draws` neighbours of every frontier node with probability proportional to $w'$
+(`draw_neighbours`), and `scatter_add_` adds $\beta_t$ for each draw, which sums to
+$\text{score}(v)$; `sample` sets the centre's score to 0, and `topk` over an integer `key` (larger
+score first, then the smaller id) keeps the $K$ best in that order.
+
+```{literalinclude} ../../lessons_src/pmgt/sampling.py
+:pyobject: ContextSampler.hop_scores
+:language: python
+:caption: lessons_src/pmgt/sampling.py — ContextSampler.hop_scores
+```
+
+```{literalinclude} ../../lessons_src/pmgt/sampling.py
+:pyobject: ContextSampler.sample
+:language: python
+:caption: lessons_src/pmgt/sampling.py — ContextSampler.sample
+```
+""")
+
 md("pmgt-inputs", r"""
 ## 6.4 Node inputs: fused modalities plus a position id
 
@@ -403,6 +424,21 @@ fifth of the way towards that flat distribution: the strongest neighbour (contex
 weight, the weakest gain some. How much that matters downstream is an ablation of §6.7.
 """)
 
+md("pmgt-attention-source", r"""
+The book's page shows the source of `DiversityAttention.weights` here; in Jupyter, `block.weights??`
+does (`block` is the attention of the cell above). `attention` is
+$\mathrm{softmax}(Q K^\top / \sqrt d)$ per head, `diversity` is
+$\mathbf 1 - \cos(D_i, D_j) + I$ from the unit-length block inputs `x`, shared by the heads, padding
+keys go to $-\infty$ in both softmaxes, and the returned mixture is $A$ with weight $\alpha$ on the
+diversity term.
+
+```{literalinclude} ../../lessons_src/pmgt/model.py
+:pyobject: DiversityAttention.weights
+:language: python
+:caption: lessons_src/pmgt/model.py — DiversityAttention.weights
+```
+""")
+
 md("pmgt-objectives", r"""
 ## 6.6 Pre-training: masking and the two objectives
 
@@ -493,6 +529,29 @@ plt.show()
 
 md("pmgt-pretrain-text", r"""
 PRETRAIN_TEXT
+""")
+
+md("pmgt-losses-source", r"""
+The book's page shows the source of `structure_loss` and `feature_loss` here; in Jupyter,
+`structure_loss??` and `feature_loss??` do after
+`from lessons_src.pmgt.losses import structure_loss, feature_loss`. In `structure_loss` the cosines
+$\cos(\mathbf z_c, \mathbf z_p)$ and $\cos(\mathbf z_c, \mathbf z_n)$ are the logits of a binary
+cross-entropy with targets 1 and 0, i.e. the two terms of $\mathcal L_s$; in `feature_loss`, `chosen`
+holds the picked positions $\mathcal P$, each modality's head $W^{\text{rec}}_m$ is compared with
+the raw features only where the item has modality $m$ (`.mean(-1)` is the $1/d_m$), and the sum is
+divided by the number of (position, modality) pairs.
+
+```{literalinclude} ../../lessons_src/pmgt/losses.py
+:pyobject: structure_loss
+:language: python
+:caption: lessons_src/pmgt/losses.py — structure_loss
+```
+
+```{literalinclude} ../../lessons_src/pmgt/losses.py
+:pyobject: feature_loss
+:language: python
+:caption: lessons_src/pmgt/losses.py — feature_loss
+```
 """)
 
 md("pmgt-shortcut", r"""

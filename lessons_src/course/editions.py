@@ -101,8 +101,9 @@ def public_text(notebook: dict) -> str:
 def leaks(instructor: dict, student: dict) -> list[str]:
     """Solution lines of ``instructor`` that appear in ``student`` (sources or outputs).
 
-    A line counts when it is more than a bracket or a bare keyword (``return u`` does count) and the
-    book does not also print it outside the solutions (a loop the chapter shows elsewhere is public)."""
+    A line counts when it is more than a bracket or a bare keyword (``return u`` does count), is not
+    cut off inside a word (``return u`` is not found in ``return user``) and the book does not also
+    print it outside the solutions (a loop the chapter shows elsewhere is public)."""
     student_text = "\n".join(source(c) for c in student["cells"])
     student_text += "\n".join(str(c.get("outputs", "")) for c in student["cells"])
     public = set(line.strip() for line in public_text(instructor).splitlines())
@@ -110,9 +111,16 @@ def leaks(instructor: dict, student: dict) -> list[str]:
     for text in solution_texts(instructor):
         for line in text.splitlines():
             line = line.strip()
-            if len(line) > 6 and line not in public and line in student_text:
+            if len(line) > 6 and line not in public and _shown(line, student_text):
                 found.append(line)
     return found
+
+
+def _shown(line: str, text: str) -> bool:
+    """Whether ``text`` holds ``line`` with its last word whole: ``return u`` is not in ``return user``.
+    (Only the end is checked: a page's text, its tags dropped, may glue a word before a code line.)"""
+    pattern = re.escape(line) + (r"(?!\w)" if re.match(r"\w", line[-1]) else "")
+    return re.search(pattern, text) is not None
 
 
 def html_text(html: str) -> str:

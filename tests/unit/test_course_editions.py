@@ -67,6 +67,9 @@ def test_leaks_are_found_in_any_cell():
     assert leaks(book, student) == []
     student["cells"][2]["source"] = "see: return 2 * x"
     assert leaks(book, student) == ["return 2 * x"]
+    student["cells"][2]["source"] = "see: return 2 * xs"  # another word, not the solution line
+    assert leaks(book, student) == []
+    student["cells"][2]["source"] = "see: return 2 * x"
     book["cells"].append(nbformat.v4.new_code_cell("y = 3\nreturn 2 * x"))  # the book shows it elsewhere
     assert leaks(book, student) == []
 
