@@ -187,7 +187,7 @@ class Recorder:
         payload = pickle.loads((self.folder / f"{key}.pkl").read_bytes())
         self.shell.user_ns.update(payload["values"])
         self.shell.user_ns.update({name: importlib.import_module(module) for name, module in payload["modules"].items()})
-        for statement in payload["definitions"]:  # the cell's own functions, defined again
+        for statement in payload.get("definitions", []):  # the cell's own functions, defined again
             exec(compile(statement, "<replayed cell>", "exec"), self.shell.user_ns)
         _set_generator_states(payload["random"])
         names = ", ".join([*payload["values"], *payload["modules"]]) or "no names"
