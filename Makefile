@@ -71,7 +71,7 @@ course: venv
 # ---------------------------------------------------------------- tests
 # The stages in order, timed, with a table of their wall times at the end (tools/test_stages.sh).
 # "a+b" runs two one-core stages at the same time (the unit tests beside the Colab installs).
-# About 25 min on 2 cores (README). The native notebook run records each slow cell (a quick run) so
+# About 23 min on 2 cores from a fresh clone (README). The native notebook run records each slow cell (a quick run) so
 # that the course stage can replay it when grading (lessons_src/course/replay.py); the portable run
 # trains everything again.
 test: venv

@@ -101,8 +101,8 @@ def _set_generator_states(states: dict) -> None:
 class Recorder:
     """The kernel side: ``pre_run_cell`` / ``post_run_cell`` hooks (record), an input transformer (replay)."""
 
-    def __init__(self, shell, mode: str, folder: Path):
-        self.shell, self.mode, self.folder = shell, mode, Path(folder)
+    def __init__(self, shell, folder: Path):
+        self.shell, self.folder = shell, Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._before: dict[str, int] = {}
         self._began = 0.0
@@ -116,17 +116,10 @@ class Recorder:
     def pre_run_cell(self, info) -> None:
         self._source, self._before, self._began = info.raw_cell, self._bound(), time.perf_counter()
 
-    def _parsed(self) -> ast.Module | None:
-        """The cell's code; None when it is not plain Python (a magic, say)."""
-        try:
-            return ast.parse(self.shell.transform_cell(self._source))
-        except SyntaxError:
-            return None
-
-    def _definitions(self, tree: ast.Module, names: set[str]) -> list[str] | None:
+    def _definitions(self, code: str, tree: ast.Module, names: set[str]) -> list[str] | None:
         """The source of the cell's top-level statements that define ``names`` (def, class, lambda);
         None when one of them is bound some other way."""
-        code, found = self.shell.transform_cell(self._source), set()
+        found = set()
         statements = []
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -145,9 +138,11 @@ class Recorder:
         elapsed = time.perf_counter() - self._began
         if elapsed < float(os.environ.get("LESSONS_REPLAY_MIN_SECONDS", MIN_SECONDS)) or not result.success:
             return
-        tree = self._parsed()
-        if tree is None:
-            return
+        code = self.shell.transform_cell(self._source)
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            return  # not plain Python (a magic, say): the cell runs again
         mentioned = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
         after = self._bound()
         rebound = {name for name, ident in after.items() if self._before.get(name) != ident}
@@ -161,7 +156,7 @@ class Recorder:
                     defined.add(name)
             else:
                 values[name] = value
-        definitions = self._definitions(tree, defined)
+        definitions = self._definitions(code, tree, defined)
         if definitions is None:
             return  # this cell runs again when replayed
         payload = {"values": values, "modules": modules, "definitions": definitions,
@@ -212,7 +207,7 @@ def load_ipython_extension(shell) -> None:
     mode, _, folder = setting.partition(":")
     if mode not in ("record", "replay") or not folder:
         raise ValueError(f"LESSONS_REPLAY={setting!r}: expected 'record:<folder>' or 'replay:<folder>'")
-    _recorder = Recorder(shell, mode, Path(folder))
+    _recorder = Recorder(shell, Path(folder))
     if mode == "record":
         shell.events.register("pre_run_cell", _recorder.pre_run_cell)
         shell.events.register("post_run_cell", _recorder.post_run_cell)
